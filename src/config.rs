@@ -1,0 +1,117 @@
+//! The server's settings: every flag of `pushlab serve`, with its default.
+//!
+//! Durations come from here rather than from constants in the technique
+//! files, so the tests can run the real server with millisecond timings.
+
+use std::time::Duration;
+
+use clap::Args;
+
+/// Settings of one pushlab server.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Generator messages per second (Poisson arrivals); 0 turns it off.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
+    pub rate: f64,
+
+    /// How many recent messages the hub keeps for clients that resume with a cursor.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub history: u64,
+
+    /// How long a long-poll waits before answering empty, when the client does
+    /// not say (`?timeout=`). Seconds, or with a unit: 25, 25s, 500ms.
+    #[arg(long, default_value = "25", value_parser = parse_duration)]
+    pub longpoll_timeout: Duration,
+
+    /// An extra origin allowed to open WebSockets, e.g. http://teacher.local:8080
+    /// (repeatable). The page's own origin is always allowed.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+
+    /// Largest message /ws/echo accepts, in bytes (frames and reassembled
+    /// fragments alike). The conformance suite needs 16777216.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub echo_max_message: usize,
+
+    /// How often the server pings each WebSocket client.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub ws_ping_interval: Duration,
+
+    /// A WebSocket client silent for this long (no pong, no message) is dropped.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub ws_idle_timeout: Duration,
+
+    /// How often an idle SSE stream gets a keep-alive comment, so proxies
+    /// and browsers don't give up on it.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub sse_keepalive: Duration,
+
+    /// Worker threads serving HTTP (default: one per CPU core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            rate: 1.0,
+            history: 1024,
+            longpoll_timeout: Duration::from_secs(25),
+            allowed_origins: Vec::new(),
+            echo_max_message: 1 << 20,
+            ws_ping_interval: Duration::from_secs(10),
+            ws_idle_timeout: Duration::from_secs(30),
+            sse_keepalive: Duration::from_secs(15),
+            workers: None,
+        }
+    }
+}
+
+/// A duration as a number of seconds (`25`, `0.5`) or with a unit (`25s`,
+/// `500ms`, `2m`).
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration (try 25, 25s, 500ms or 2m)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" | "min" => number * 60.0,
+        "h" => number * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {raw:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{raw:?}: {e}"))
+}
+
+fn parse_rate(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && (0.0..=100_000.0).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "{raw:?}: the rate must be a number of messages per second from 0 to 100000"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_plain_seconds_and_units() {
+        assert_eq!(parse_duration("25").unwrap(), Duration::from_secs(25));
+        assert_eq!(parse_duration("0.5").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! Cursors: how a client tells the server what it has already seen.
+//!
+//! Every technique resumes the same way. Short and long polls pass
+//! `?since=ID`; an SSE client sends `Last-Event-ID: ID` (the browser does it
+//! on its own when it reconnects) or `?since=ID`; a WebSocket client connects
+//! to `/ws?since=ID`. `since` absent means "from now on", `since=0` means
+//! "everything you still have". An optional `epoch=` names the run of the
+//! server the cursor came from; a cursor from another run starts over with a
+//! reset flag instead of silently skipping or repeating messages.
+//!
+//! The parsing here is strict on purpose: a cursor the server cannot
+//! understand is a 400 that says why, never a guess.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+/// Where a reader starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Since {
+    /// Only messages published from now on.
+    Now,
+    /// Messages with an id greater than this one.
+    After(u64),
+    /// The cursor belongs to another run of the server: start over.
+    OtherEpoch,
+}
+
+/// The query parameters the techniques share, as the client sent them.
+/// Kept as strings so a bad value gets our own error message.
+#[derive(Debug, Default, Deserialize)]
+pub struct CursorQuery {
+    pub since: Option<String>,
+    pub epoch: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl CursorQuery {
+    /// The starting point, from `since` (or `fallback`, e.g. the
+    /// `Last-Event-ID` header) and `epoch`.
+    pub fn since(&self, current_epoch: &str, fallback: Option<&str>) -> Result<Since, ApiError> {
+        let raw = self.since.as_deref().or(fallback);
+        let since = match raw {
+            None => Since::Now,
+            Some(raw) => Since::After(parse_id(raw)?),
+        };
+        match &self.epoch {
+            Some(epoch) if epoch != current_epoch && since != Since::Now => Ok(Since::OtherEpoch),
+            _ => Ok(since),
+        }
+    }
+
+    /// The long-poll timeout: `timeout` in seconds (fractions allowed),
+    /// 0–60, or `default` when absent.
+    pub fn timeout(&self, default: Duration) -> Result<Duration, ApiError> {
+        let Some(raw) = &self.timeout else {
+            return Ok(default);
+        };
+        match raw.trim().parse::<f64>() {
+            Ok(secs) if secs.is_finite() && (0.0..=MAX_TIMEOUT_SECS).contains(&secs) => {
+                Ok(Duration::from_secs_f64(secs))
+            }
+            _ => Err(ApiError::bad_request(
+                "bad_timeout",
+                format!("timeout must be a number of seconds from 0 to 60, not {raw:?}"),
+            )),
+        }
+    }
+}
+
+/// The longest a long-poll may be asked to wait, in seconds.
+pub const MAX_TIMEOUT_SECS: f64 = 60.0;
+
+/// A message id as a client sends it: decimal digits only, fitting in u64.
+pub fn parse_id(raw: &str) -> Result<u64, ApiError> {
+    let digits_only = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
+    if !digits_only {
+        return Err(ApiError::bad_request(
+            "bad_cursor",
+            format!("since must be a message id (a non-negative integer), not {raw:?}"),
+        ));
+    }
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(
+            "bad_cursor",
+            format!("since is too large: {raw} does not fit in 64 bits"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(since: Option<&str>, epoch: Option<&str>) -> CursorQuery {
+        CursorQuery {
+            since: since.map(str::to_owned),
+            epoch: epoch.map(str::to_owned),
+            timeout: None,
+        }
+    }
+
+    #[test]
+    fn ids_are_digits_that_fit_in_u64() {
+        assert_eq!(parse_id("0").unwrap(), 0);
+        assert_eq!(parse_id("18446744073709551615").unwrap(), u64::MAX);
+        for bad in ["", "-1", "+1", "1.5", "abc", " 1", "18446744073709551616"] {
+            assert!(parse_id(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn a_cursor_from_another_epoch_starts_over() {
+        let q = query(Some("5"), Some("old"));
+        assert_eq!(q.since("new", None).unwrap(), Since::OtherEpoch);
+        assert_eq!(q.since("old", None).unwrap(), Since::After(5));
+    }
+
+    #[test]
+    fn the_query_wins_over_last_event_id() {
+        assert_eq!(
+            query(None, None).since("e", Some("7")).unwrap(),
+            Since::After(7)
+        );
+        assert_eq!(
+            query(Some("3"), None).since("e", Some("7")).unwrap(),
+            Since::After(3)
+        );
+        assert_eq!(query(None, None).since("e", None).unwrap(), Since::Now);
+    }
+
+    #[test]
+    fn timeouts_are_seconds_from_0_to_60() {
+        let with = |t: &str| CursorQuery {
+            timeout: Some(t.to_owned()),
+            ..Default::default()
+        };
+        let default = Duration::from_secs(25);
+        assert_eq!(CursorQuery::default().timeout(default).unwrap(), default);
+        assert_eq!(
+            with("0.5").timeout(default).unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            with("60").timeout(default).unwrap(),
+            Duration::from_secs(60)
+        );
+        for bad in ["-1", "61", "NaN", "inf", "soon", ""] {
+            assert!(
+                with(bad).timeout(default).is_err(),
+                "{bad:?} must be refused"
+            );
+        }
+    }
+}

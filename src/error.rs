@@ -1,0 +1,118 @@
+//! The one error type of the HTTP API.
+//!
+//! Every refusal is JSON — `{"error": "short_code", "message": "what was
+//! wrong"}` — with a 4xx/5xx status, never an HTML page or a panic. The
+//! extractor configs at the bottom turn actix-web's own refusals (bad query
+//! string, bad JSON, body too large, wrong content type) into the same shape.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error, web};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: StatusCode,
+    /// A short, stable code a program can match on.
+    pub error: &'static str,
+    /// A sentence for the human reading it.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            error,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(error: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, error, message)
+    }
+
+    pub fn not_found(req: &HttpRequest) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route for {} {}", req.method(), req.path()),
+        )
+    }
+
+    pub fn method_not_allowed(req: &HttpRequest) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} is not allowed on {}", req.method(), req.path()),
+        )
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status).json(self);
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+/// The default service: unknown routes answer 404 in JSON.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    ApiError::not_found(&req).error_response()
+}
+
+/// Known route, wrong method: 405 in JSON.
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    ApiError::method_not_allowed(&req).error_response()
+}
+
+/// Query strings that do not even parse (e.g. `since` given twice).
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::bad_request("bad_query", format!("the query string is malformed: {err}")).into()
+    })
+}
+
+/// JSON bodies: size cap, content type, syntax and shape errors.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, _req| {
+            use error::JsonPayloadError as E;
+            let api = match &err {
+                E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("the body may be at most {limit} bytes"),
+                ),
+                E::ContentType => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as JSON with Content-Type: application/json",
+                ),
+                E::Deserialize(e) => {
+                    ApiError::bad_request("bad_json", format!("the body is not valid: {e}"))
+                }
+                other => {
+                    ApiError::bad_request("bad_body", format!("could not read the body: {other}"))
+                }
+            };
+            api.into()
+        })
+}

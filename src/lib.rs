@@ -1,0 +1,132 @@
+//! pushlab: Ajax short polling, HTTP long-polling, Server-Sent Events and
+//! WebSocket, side by side over one message source, every request, byte and
+//! millisecond counted.
+//!
+//! The map of the crate:
+//! - [`hub`] — the one message source: ids, the ring, wake-ups.
+//! - [`generator`] — publishes random messages at a Poisson rate.
+//! - [`techniques`] — one file per technique: `poll`, `longpoll`, `sse`, `ws`.
+//! - [`cursor`] — how a client says what it has already seen.
+//! - [`publish`] — what a user may post, for POST and WebSocket alike.
+//! - [`stats`] — the counters and latency histograms per technique.
+//! - [`traffic`] — the middleware that counts requests and bytes on the wire.
+//! - [`origin`] — the Origin check that guards WebSockets.
+//! - [`api`] — `/api/stats`, `/metrics`, `/healthz`.
+//! - [`web`] — the page, the docs and the static files, embedded.
+//! - [`error`] — the API's one error type, rendered as JSON.
+//! - [`config`], [`state`] — the settings and what handlers share.
+//!
+//! [`run`] serves on a listener the caller bound, until a shutdown future
+//! resolves: `main` passes Ctrl-C/SIGTERM, the tests a channel.
+
+pub mod api;
+pub mod config;
+pub mod cursor;
+pub mod error;
+pub mod generator;
+pub mod hub;
+pub mod origin;
+pub mod publish;
+pub mod state;
+pub mod stats;
+pub mod techniques;
+pub mod traffic;
+pub mod web;
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web as routes};
+
+pub use config::Config;
+use state::AppState;
+use stats::Technique;
+use techniques::{longpoll, poll, sse, ws};
+
+/// How long the graceful stop waits for open responses after shutdown has
+/// told every stream to end.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves pushlab on `listener` until `shutdown` resolves, then stops
+/// gracefully: long-polls answer, SSE streams end, WebSockets close 1001.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let state = AppState::new(config);
+    let workers = state
+        .config
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let generator = actix_web::rt::spawn(generator::run(
+        state.hub.clone(),
+        state.config.rate,
+        state.shutdown.clone(),
+    ));
+
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(routes::Data::new(app_state.clone()))
+            .configure(|cfg| routes_of(cfg, &app_state))
+    })
+    .workers(workers)
+    // A client that closes its end is gone: drop its parked long-poll (and
+    // the handler's future with it) instead of keeping it until the timeout.
+    .h1_allow_half_closed(false)
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+    .listen(listener)?
+    .run();
+
+    let handle = server.handle();
+    let stopper = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        state.shutdown.cancel();
+        handle.stop(true).await;
+    };
+    let (served, ()) = tokio::join!(server, stopper);
+    generator.abort();
+    served
+}
+
+/// The whole route table.
+fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
+    let counted = |technique: Technique| {
+        let stats = state.stats.clone();
+        from_fn(move |req, next| traffic::count(stats.clone(), technique, req, next))
+    };
+    cfg.app_data(error::query_config())
+        .app_data(error::json_config(publish::MAX_BODY_BYTES))
+        .service(get_only("/api/poll", poll::handle).wrap(counted(Technique::poll)))
+        .service(get_only("/api/longpoll", longpoll::handle).wrap(counted(Technique::longpoll)))
+        .service(get_only("/api/sse", sse::handle).wrap(counted(Technique::sse)))
+        .service(get_only("/ws", ws::handle).wrap(counted(Technique::ws)))
+        .service(get_only("/ws/echo", ws::echo))
+        .service(
+            routes::resource("/api/messages")
+                .route(routes::post().to(publish::post_message))
+                .default_service(routes::to(error::method_not_allowed)),
+        )
+        .service(get_only("/api/stats", api::stats))
+        .service(get_only("/metrics", api::metrics))
+        .service(get_only("/healthz", api::healthz))
+        .configure(web::routes)
+        .default_service(routes::to(error::not_found));
+}
+
+/// A GET-only resource; other methods get a JSON 405.
+fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    routes::resource(path)
+        .route(routes::get().to(handler))
+        .default_service(routes::to(error::method_not_allowed))
+}

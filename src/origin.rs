@@ -1,0 +1,77 @@
+//! The Origin check that protects WebSockets from cross-site hijacking.
+//!
+//! A WebSocket handshake carries the visitor's cookies but is not bound by
+//! the same-origin policy: any page on the web can open
+//! `new WebSocket("ws://your-server/ws")`. The browser always says who is
+//! asking in the `Origin` header, so the server must look. pushlab accepts:
+//! - no `Origin` at all: not a browser page (websocat, load tools, scripts),
+//!   so nobody's cookies can be abused;
+//! - the page's own origin (the `Origin` names the same host as `Host`);
+//! - origins named with `--allowed-origin`.
+//!
+//! Everything else gets 403 before the upgrade.
+
+use actix_web::HttpRequest;
+use actix_web::http::{StatusCode, header};
+
+use crate::error::ApiError;
+
+pub fn check(req: &HttpRequest, allowed: &[String]) -> Result<(), ApiError> {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("").trim().trim_end_matches('/');
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    let same_origin = authority.is_some_and(|a| !host.is_empty() && a.eq_ignore_ascii_case(host));
+    let listed = allowed
+        .iter()
+        .any(|a| a.trim().trim_end_matches('/').eq_ignore_ascii_case(origin));
+    if same_origin || listed {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden_origin",
+        format!(
+            "WebSocket connections from origin {origin:?} are not allowed; \
+             start pushlab with --allowed-origin {origin} to allow it"
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn request(origin: Option<&str>) -> HttpRequest {
+        let mut req = TestRequest::default().insert_header((header::HOST, "127.0.0.1:8080"));
+        if let Some(origin) = origin {
+            req = req.insert_header((header::ORIGIN, origin));
+        }
+        req.to_http_request()
+    }
+
+    #[test]
+    fn same_origin_and_no_origin_are_allowed() {
+        assert!(check(&request(None), &[]).is_ok());
+        assert!(check(&request(Some("http://127.0.0.1:8080")), &[]).is_ok());
+    }
+
+    #[test]
+    fn foreign_origins_need_to_be_listed() {
+        let evil = request(Some("https://evil.example"));
+        assert!(check(&evil, &[]).is_err());
+        assert!(check(&evil, &["https://evil.example/".into()]).is_ok());
+        assert!(check(&request(Some("null")), &[]).is_err());
+        assert!(check(&request(Some("http://127.0.0.1:9999")), &[]).is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! The four techniques, one file each, shaped alike so that the differences
+//! between the files are the differences between the techniques:
+//!
+//! | file          | the client asks…                | the server answers…                   |
+//! |---------------|---------------------------------|---------------------------------------|
+//! | `poll.rs`     | every few seconds, "any news?"  | at once, often "no"                   |
+//! | `longpoll.rs` | "any news?", then waits         | when there is news, or at the timeout |
+//! | `sse.rs`      | once, and keeps the response    | an endless `text/event-stream`        |
+//! | `ws.rs`       | once, to switch protocols       | frames both ways on one socket        |
+//!
+//! Each handler has the same three steps: read the cursor, get a batch from
+//! the hub, hand the batch to the client and count it. The one JSON answer
+//! both polls share lives here.
+
+pub mod longpoll;
+pub mod poll;
+pub mod sse;
+pub mod ws;
+
+use std::sync::Arc;
+
+use actix_web::HttpResponse;
+use actix_web::http::header::{CacheControl, CacheDirective};
+use serde::Serialize;
+
+use crate::hub::{Batch, Message};
+use crate::stats::TechniqueStats;
+
+/// The body of `/api/poll` and `/api/longpoll`.
+#[derive(Serialize)]
+struct PollAnswer<'a> {
+    epoch: &'a str,
+    messages: &'a [Arc<Message>],
+    /// The cursor for the next request.
+    next: u64,
+    /// Messages after the cursor that are no longer retained.
+    missed: u64,
+    /// The cursor was from another run of the server: start over.
+    reset: bool,
+}
+
+/// Answers a poll with `batch`, counting it as delivered (or empty).
+fn poll_answer(stats: &TechniqueStats, epoch: &str, batch: &Batch, next: u64) -> HttpResponse {
+    if batch.messages.is_empty() {
+        stats.empty_responses.inc();
+    }
+    stats.delivered(&batch.messages);
+    stats.missed(batch.missed);
+    HttpResponse::Ok()
+        // A proxy or browser cache must never answer a poll in our place.
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .json(PollAnswer {
+            epoch,
+            messages: &batch.messages,
+            next,
+            missed: batch.missed,
+            reset: batch.reset,
+        })
+}

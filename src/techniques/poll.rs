@@ -1,0 +1,34 @@
+//! Ajax short polling: the client asks "any news?" on a timer, and the
+//! server answers at once — usually "no".
+//!
+//! `GET /api/poll?since=ID` returns the messages after ID that the hub still
+//! holds, and `next`, the cursor for the following request. Nothing waits:
+//! the handler reads the ring and answers.
+//!
+//! The cost model follows from that. N clients polling every T seconds make
+//! N / T requests a second whether anything happened or not; most answers
+//! are empty when messages are rarer than polls; and a message waits on
+//! average T / 2 (at worst T) for the next poll to pick it up. Every one of
+//! those requests pays a full request line, headers and a status line —
+//! the page shows how many bytes that is.
+
+use actix_web::{HttpResponse, web};
+
+use crate::cursor::CursorQuery;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::stats::Technique;
+
+/// `GET /api/poll?since=ID`
+pub async fn handle(
+    state: web::Data<AppState>,
+    query: web::Query<CursorQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let since = query.since(state.hub.epoch(), None)?;
+
+    // Whatever is there right now — possibly nothing.
+    let (batch, next) = state.hub.read(since);
+
+    let stats = state.stats.technique(Technique::poll);
+    Ok(super::poll_answer(stats, state.hub.epoch(), &batch, next))
+}

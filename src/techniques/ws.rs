@@ -1,0 +1,307 @@
+//! WebSocket: the client asks once to switch protocols, and from then on
+//! both sides send frames over the same socket whenever they like.
+//!
+//! `GET /ws?since=ID` starts as HTTP: the browser sends
+//! `Upgrade: websocket` with a random `Sec-WebSocket-Key`, the server
+//! answers `101 Switching Protocols` with the matching
+//! `Sec-WebSocket-Accept`, and the connection stops being HTTP. The server
+//! then pushes `{"type":"hello",…}`, one `{"type":"message",…}` text frame
+//! per message and `{"type":"gap","missed":N}` when the cursor was too old;
+//! the client may publish with `{"type":"publish","author":…,"text":…}`.
+//! A message costs its text plus a 2-byte frame header (4 up to 64 KiB).
+//!
+//! What the server must do itself (actix-ws does not):
+//! - check `Origin` before upgrading (see `origin.rs`): browsers let any
+//!   site open a WebSocket to any server;
+//! - ping every 10 s and drop a peer silent for 30 s: a dead peer behind a
+//!   NAT never closes its end;
+//! - cap frames (64 KiB) and reassembled fragments (1 MiB), and close with
+//!   the RFC 6455 code that says why: 1009 too big, 1007 invalid UTF-8,
+//!   1002 any other protocol error, 1001 when the server shuts down.
+//!
+//! `GET /ws/echo` runs the same session loop but echoes each message back:
+//! the "server answers the client" demo and the conformance suite's target.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{
+    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
+};
+use serde::Deserialize;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::cursor::CursorQuery;
+use crate::error::ApiError;
+use crate::hub::{Batch, Subscription};
+use crate::origin;
+use crate::publish::NewMessage;
+use crate::state::AppState;
+use crate::stats::Technique;
+
+/// Largest single frame /ws accepts. Publishing needs a few hundred bytes.
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Largest message /ws accepts once its fragments are put together.
+const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+
+/// `GET /ws?since=ID`
+pub async fn handle(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    query: web::Query<CursorQuery>,
+) -> Result<HttpResponse, ApiError> {
+    origin::check(&req, &state.config.allowed_origins)?;
+    let since = query.since(state.hub.epoch(), None)?;
+
+    let (response, session, frames) = actix_ws::handle(&req, body).map_err(handshake_error)?;
+    let frames = frames
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_MESSAGE_BYTES);
+
+    // Register for wake-ups and take the backlog, then hand the socket to
+    // its own task and answer 101 at once.
+    let subscription = state.hub.subscribe(since);
+    let connection = Connection::new(session, frames, state.into_inner());
+    actix_web::rt::spawn(connection.run(Role::Subscriber(subscription)));
+    Ok(response)
+}
+
+/// `GET /ws/echo`
+pub async fn echo(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    origin::check(&req, &state.config.allowed_origins)?;
+
+    let max = state.config.echo_max_message;
+    let (response, session, frames) = actix_ws::handle(&req, body).map_err(handshake_error)?;
+    let frames = frames
+        .max_frame_size(max)
+        .aggregate_continuations()
+        .max_continuation_size(max);
+
+    let connection = Connection::new(session, frames, state.into_inner());
+    actix_web::rt::spawn(connection.run(Role::Echo));
+    Ok(response)
+}
+
+fn handshake_error(err: actix_web::Error) -> ApiError {
+    ApiError::bad_request(
+        "bad_handshake",
+        format!("not a valid WebSocket handshake: {err}"),
+    )
+}
+
+/// What the session does besides keeping the connection alive.
+enum Role {
+    /// `/ws`: push the hub's messages, publish the client's.
+    Subscriber(Subscription),
+    /// `/ws/echo`: send each message back.
+    Echo,
+}
+
+/// A client → server frame on /ws.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum ClientFrame {
+    Publish(NewMessage),
+}
+
+/// One open WebSocket.
+struct Connection {
+    session: Session,
+    frames: AggregatedMessageStream,
+    state: Arc<AppState>,
+    /// When we last heard anything from the peer (a pong counts).
+    last_heard: Instant,
+}
+
+/// Why the loop ended: with a close frame to send, or with the peer gone.
+type Ending = Option<CloseReason>;
+
+impl Connection {
+    fn new(session: Session, frames: AggregatedMessageStream, state: Arc<AppState>) -> Self {
+        Connection {
+            session,
+            frames,
+            state,
+            last_heard: Instant::now(),
+        }
+    }
+
+    /// The session loop: one `select!` over the server shutting down, the
+    /// hub's messages, the client's frames and the heartbeat.
+    async fn run(mut self, mut role: Role) {
+        let ping_every = self.state.config.ws_ping_interval;
+        let mut heartbeat = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        if let Role::Subscriber(subscription) = &role {
+            let hello = serde_json::json!({
+                "type": "hello",
+                "epoch": subscription.epoch(),
+                "next": subscription.next(),
+            });
+            if self.session.text(hello.to_string()).await.is_err() {
+                return;
+            }
+        }
+        let shutdown = self.state.shutdown.clone();
+        let ending: Ending = loop {
+            let step = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => Err(Some(close(CloseCode::Away, "server shutting down"))),
+                batch = next_batch(&mut role) => self.send_batch(&batch).await,
+                frame = self.frames.recv() => self.on_frame(frame, &role).await,
+                _ = heartbeat.tick() => self.heartbeat().await,
+            };
+            if let Err(ending) = step {
+                break ending;
+            }
+        };
+        if let Some(reason) = ending {
+            let _ = self.session.close(Some(reason)).await; // the peer may be gone
+        }
+    }
+
+    /// Pushes one batch: a gap frame if something was missed, then one text
+    /// frame per message. actix-ws queues them, and they leave together in
+    /// as few writes as the socket allows.
+    async fn send_batch(&mut self, batch: &Batch) -> Result<(), Ending> {
+        let stats = self.state.stats.technique(Technique::ws);
+        if batch.missed > 0 || batch.reset {
+            let gap =
+                serde_json::json!({"type": "gap", "missed": batch.missed, "reset": batch.reset});
+            self.session.text(gap.to_string()).await.map_err(|_| None)?;
+            stats.missed(batch.missed);
+        }
+        for message in &batch.messages {
+            // {"type":"message", + the rest of the message object
+            let frame = format!("{{\"type\":\"message\",{}", &message.json()[1..]);
+            self.session.text(frame).await.map_err(|_| None)?;
+        }
+        stats.delivered(&batch.messages);
+        Ok(())
+    }
+
+    /// Handles one frame from the client.
+    async fn on_frame(
+        &mut self,
+        frame: Option<Result<AggregatedMessage, ProtocolError>>,
+        role: &Role,
+    ) -> Result<(), Ending> {
+        self.last_heard = Instant::now();
+        let sent = match frame {
+            None => return Err(None), // the peer closed the TCP connection
+            Some(Err(error)) => return Err(protocol_close(&error)),
+            Some(Ok(AggregatedMessage::Close(reason))) => return Err(Some(reply_to_close(reason))),
+            Some(Ok(AggregatedMessage::Ping(payload))) => self.session.pong(&payload).await,
+            Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
+            Some(Ok(AggregatedMessage::Text(text))) => match role {
+                Role::Echo => self.session.text(text).await,
+                Role::Subscriber(_) => {
+                    let reply = self.publish(&text);
+                    self.session.text(reply.to_string()).await
+                }
+            },
+            Some(Ok(AggregatedMessage::Binary(bytes))) => match role {
+                Role::Echo => self.session.binary(bytes).await,
+                Role::Subscriber(_) => {
+                    return Err(Some(close(
+                        CloseCode::Unsupported,
+                        "this endpoint takes JSON text frames",
+                    )));
+                }
+            },
+        };
+        sent.map_err(|_| None)
+    }
+
+    /// A text frame on /ws: publish it, and say how that went. A bad frame
+    /// is answered with an error frame; the connection stays open.
+    fn publish(&self, text: &str) -> serde_json::Value {
+        let frame = serde_json::from_str::<ClientFrame>(text).map_err(|e| {
+            ApiError::bad_request(
+                "bad_json",
+                format!("expected {{\"type\":\"publish\",\"author\":…,\"text\":…}}: {e}"),
+            )
+        });
+        let outcome =
+            frame.and_then(|ClientFrame::Publish(message)| message.publish_to(&self.state.hub));
+        match outcome {
+            Ok(message) => serde_json::json!({"type": "published", "id": message.id}),
+            Err(error) => serde_json::json!({
+                "type": "error",
+                "error": error.error,
+                "message": error.message,
+            }),
+        }
+    }
+
+    /// Pings the peer, or gives up on it when it has been silent too long.
+    async fn heartbeat(&mut self) -> Result<(), Ending> {
+        let idle: Duration = self.last_heard.elapsed();
+        if idle > self.state.config.ws_idle_timeout {
+            return Err(Some(close(CloseCode::Policy, "no answer to pings")));
+        }
+        self.session.ping(b"").await.map_err(|_| None)
+    }
+}
+
+/// The next batch for a subscriber; an echo session never gets one.
+async fn next_batch(role: &mut Role) -> Batch {
+    match role {
+        Role::Subscriber(subscription) => subscription.recv().await,
+        Role::Echo => std::future::pending().await,
+    }
+}
+
+fn close(code: CloseCode, description: &str) -> CloseReason {
+    CloseReason {
+        code,
+        description: Some(description.to_owned()),
+    }
+}
+
+/// The RFC 6455 close code for a frame we could not accept, or `None` when
+/// the connection itself failed and there is nobody to tell.
+fn protocol_close(error: &ProtocolError) -> Ending {
+    let reason = match error {
+        ProtocolError::Overflow => close(CloseCode::Size, "frame too large"),
+        ProtocolError::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            close(CloseCode::Invalid, "text is not valid UTF-8")
+        }
+        // actix-ws reports an over-long fragmented message as a plain I/O
+        // error with this text; nothing else tells the two apart.
+        ProtocolError::Io(io) if io.to_string().contains("maximum continuation size") => {
+            close(CloseCode::Size, "message too large")
+        }
+        ProtocolError::Io(_) => return None,
+        other => close(CloseCode::Protocol, &other.to_string()),
+    };
+    Some(reason)
+}
+
+/// The peer started the closing handshake: answer with its code if that is
+/// a code a peer may send, else with 1002.
+fn reply_to_close(reason: Option<CloseReason>) -> CloseReason {
+    let Some(reason) = reason else {
+        return CloseReason {
+            code: CloseCode::Normal,
+            description: None,
+        };
+    };
+    let code = u16::from(reason.code);
+    let sendable = matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999);
+    if sendable {
+        CloseReason {
+            code: reason.code,
+            description: None,
+        }
+    } else {
+        close(CloseCode::Protocol, "invalid close code")
+    }
+}

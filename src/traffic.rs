@@ -1,0 +1,233 @@
+//! Bytes on the wire, per technique — headers and framing included.
+//!
+//! The lesson of the comparison is in these numbers: a short poll that
+//! carries nothing still costs a request line, a dozen headers and a status
+//! line, while a WebSocket message costs its text plus two bytes. So this
+//! middleware, wrapped around each technique's route, counts:
+//!
+//! - in: the request line and headers, then every body byte as it is read
+//!   (for a WebSocket, every incoming frame with its header and mask);
+//! - out: the status line and headers — including the `content-length`,
+//!   `transfer-encoding` and `date` headers the HTTP/1 encoder adds after
+//!   the handler is done — then every body byte as it is written, with the
+//!   chunked encoding's framing (for a WebSocket: every frame with its
+//!   header, as actix-ws encodes them into the upgraded body).
+//!
+//! It also keeps `requests` and `connections_open`: a request is open from
+//! the moment it arrives until its response body is finished or dropped, so
+//! the gauge means "parked long-polls", "open SSE streams" and "open
+//! WebSockets" without any bookkeeping in the technique files. The request
+//! line and headers are reconstructed from the parsed request in the usual
+//! `Name: value` form; a test compares the totals with a raw socket's.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, Version, header};
+use actix_web::middleware::Next;
+use actix_web::web::Bytes;
+use actix_web::{Error, HttpMessage};
+use futures_util::{Stream, StreamExt};
+
+use crate::stats::{Stats, Technique, TechniqueStats};
+
+/// `date: Fri, 27 Nov 2026 11:34:07 GMT\r\n`: the date header actix adds.
+const DATE_HEADER_LEN: usize = "date: ".len() + 29 + 2;
+
+/// The middleware function: `from_fn(move |req, next| count(stats, technique, req, next))`.
+pub async fn count(
+    stats: Arc<Stats>,
+    technique: Technique,
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let counters = Counters { stats, technique };
+    let technique_stats = counters.get();
+    technique_stats.requests.inc();
+    technique_stats
+        .bytes_in
+        .inc_by(request_head_len(&req) as u64);
+    if !matches!(req.parts().1, Payload::None) {
+        let counted = CountedPayload {
+            inner: req.take_payload(),
+            counters: counters.clone(),
+        };
+        req.set_payload(Payload::Stream {
+            payload: Box::pin(counted),
+        });
+    }
+    // Open until the body below is finished; if the client goes away before
+    // the handler answers, actix drops this future and the guard with it.
+    let open = OpenGuard::new(counters);
+    let version = req.version();
+    let response = next.call(req).await?;
+    let head_len = response_head_len(&response, version);
+    open.counters.get().bytes_out.inc_by(head_len as u64);
+    let chunked = is_chunked(&response, version);
+    Ok(response
+        .map_into_boxed_body()
+        .map_body(move |_, body| CountedBody {
+            body,
+            chunked,
+            open,
+        }))
+}
+
+/// Which counters to add to.
+#[derive(Clone)]
+struct Counters {
+    stats: Arc<Stats>,
+    technique: Technique,
+}
+
+impl Counters {
+    fn get(&self) -> &TechniqueStats {
+        self.stats.technique(self.technique)
+    }
+}
+
+/// Decrements `connections_open` when dropped.
+struct OpenGuard {
+    counters: Counters,
+}
+
+impl OpenGuard {
+    fn new(counters: Counters) -> Self {
+        counters.get().connections_open.inc();
+        OpenGuard { counters }
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.counters.get().connections_open.dec();
+    }
+}
+
+/// `GET /api/poll?since=3 HTTP/1.1\r\n`, each `name: value\r\n`, `\r\n`.
+fn request_head_len(req: &ServiceRequest) -> usize {
+    let target = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
+    let request_line = req.method().as_str().len() + 1 + target + 1 + "HTTP/1.1\r\n".len();
+    request_line + headers_len(req.headers()) + 2
+}
+
+/// `HTTP/1.1 200 OK\r\n`, the headers actix writes, `\r\n`.
+fn response_head_len<B: MessageBody>(res: &ServiceResponse<B>, version: Version) -> usize {
+    let status = res.status();
+    let reason = status.canonical_reason().unwrap_or("");
+    let status_line = "HTTP/1.1 200 ".len() + reason.len() + 2;
+    let headers = res.headers();
+    let mut added = 0;
+    if !headers.contains_key(header::DATE) {
+        added += DATE_HEADER_LEN;
+    }
+    let body_less = matches!(
+        status,
+        StatusCode::SWITCHING_PROTOCOLS | StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+    );
+    if !body_less {
+        added += match res.response().body().size() {
+            BodySize::Sized(n) => "content-length: \r\n".len() + n.to_string().len(),
+            BodySize::Stream if version >= Version::HTTP_11 => {
+                "transfer-encoding: chunked\r\n".len()
+            }
+            BodySize::Stream | BodySize::None => 0,
+        };
+    }
+    if headers.contains_key(header::UPGRADE) {
+        added += "connection: upgrade\r\n".len();
+    } else if version < Version::HTTP_11 && asks_keep_alive(res.request().headers()) {
+        added += "connection: keep-alive\r\n".len();
+    }
+    // actix writes its own connection header; ignore one set by a handler.
+    let own = headers_len(headers)
+        - headers
+            .get_all(header::CONNECTION)
+            .map(|v| "connection: \r\n".len() + v.len())
+            .sum::<usize>();
+    status_line + own + added + 2
+}
+
+/// An HTTP/1.0 client that wants the connection kept open says so.
+fn asks_keep_alive(headers: &header::HeaderMap) -> bool {
+    headers
+        .get(header::CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("keep-alive"))
+}
+
+fn headers_len(headers: &header::HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+        .sum()
+}
+
+/// A streamed HTTP/1.1 body is sent chunked, except after an upgrade, where
+/// the body *is* the new protocol's byte stream.
+fn is_chunked<B: MessageBody>(res: &ServiceResponse<B>, version: Version) -> bool {
+    res.status() != StatusCode::SWITCHING_PROTOCOLS
+        && version >= Version::HTTP_11
+        && matches!(res.response().body().size(), BodySize::Stream)
+}
+
+/// A response body that counts what it hands to the encoder.
+struct CountedBody<B> {
+    body: B,
+    chunked: bool,
+    open: OpenGuard,
+}
+
+impl<B: MessageBody + Unpin> MessageBody for CountedBody<B> {
+    type Error = B::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = &mut *self;
+        let next = ready!(Pin::new(&mut this.body).poll_next(cx));
+        let wire = match &next {
+            // `{len:X}\r\n` + data + `\r\n`
+            Some(Ok(chunk)) if this.chunked && !chunk.is_empty() => {
+                hex_digits(chunk.len()) + 2 + chunk.len() + 2
+            }
+            Some(Ok(chunk)) => chunk.len(),
+            // The last chunk, `0\r\n\r\n`.
+            None if this.chunked => 5,
+            _ => 0,
+        };
+        this.open.counters.get().bytes_out.inc_by(wire as u64);
+        Poll::Ready(next)
+    }
+}
+
+/// How many hex digits the chunk-size line needs for `n`.
+fn hex_digits(n: usize) -> usize {
+    (usize::BITS - n.leading_zeros()).div_ceil(4).max(1) as usize
+}
+
+/// A request body that counts what the handler reads.
+struct CountedPayload {
+    inner: Payload,
+    counters: Counters,
+}
+
+impl Stream for CountedPayload {
+    type Item = Result<Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = ready!(self.inner.poll_next_unpin(cx));
+        if let Some(Ok(bytes)) = &next {
+            self.counters.get().bytes_in.inc_by(bytes.len() as u64);
+        }
+        Poll::Ready(next)
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the real server, started on 127.0.0.1:0 inside each
+//! test, talked to over real sockets by ordinary clients (reqwest,
+//! tokio-tungstenite) and by a raw TCP socket where the bytes themselves
+//! are the point.
+
+mod bad_input;
+mod counters;
+mod helpers;
+mod longpoll;
+mod ordering;
+mod page;
+mod shutdown;
+mod websocket;
