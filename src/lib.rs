@@ -37,7 +37,6 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web as routes};
 
 pub use config::Config;
@@ -96,10 +95,7 @@ pub async fn run(
 
 /// The whole route table.
 fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
-    let counted = |technique: Technique| {
-        let stats = state.stats.clone();
-        from_fn(move |req, next| traffic::count(stats.clone(), technique, req, next))
-    };
+    let counted = |technique| traffic::Traffic::new(state.stats.clone(), technique);
     cfg.app_data(error::query_config())
         .app_data(error::json_config(publish::MAX_BODY_BYTES))
         .service(get_only("/api/poll", poll::handle).wrap(counted(Technique::poll)))

@@ -20,7 +20,7 @@ pub mod ws;
 use std::sync::Arc;
 
 use actix_web::HttpResponse;
-use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::http::header;
 use serde::Serialize;
 
 use crate::hub::{Batch, Message};
@@ -48,7 +48,7 @@ fn poll_answer(stats: &TechniqueStats, epoch: &str, batch: &Batch, next: u64) ->
     stats.missed(batch.missed);
     HttpResponse::Ok()
         // A proxy or browser cache must never answer a poll in our place.
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(PollAnswer {
             epoch,
             messages: &batch.messages,

@@ -24,7 +24,7 @@
 
 use std::convert::Infallible;
 
-use actix_web::http::header::{self, CacheControl, CacheDirective};
+use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::Stream;
@@ -56,7 +56,7 @@ pub async fn handle(
 
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
-        .insert_header(CacheControl(vec![CacheDirective::NoCache]))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
         // Tells nginx-style proxies not to buffer the stream.
         .insert_header(("x-accel-buffering", "no"))
         .streaming(events(subscription, state.into_inner())))
