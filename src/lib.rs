@@ -7,10 +7,12 @@
 //! - [`generator`] — publishes random messages at a Poisson rate.
 //! - [`techniques`] — one file per technique: `poll`, `longpoll`, `sse`, `ws`.
 //! - [`cursor`] — how a client says what it has already seen.
+//! - [`load`] — `pushlab load`: the same load on each technique, measured.
 //! - [`publish`] — what a user may post, for POST and WebSocket alike.
 //! - [`stats`] — the counters and latency histograms per technique.
 //! - [`traffic`] — the middleware that counts requests and bytes on the wire.
 //! - [`origin`] — the Origin check that guards WebSockets.
+//! - [`process`] — CPU and memory of a process, from `/proc`.
 //! - [`api`] — `/api/stats`, `/metrics`, `/healthz`.
 //! - [`web`] — the page, the docs and the static files, embedded.
 //! - [`error`] — the API's one error type, rendered as JSON.
@@ -25,7 +27,9 @@ pub mod cursor;
 pub mod error;
 pub mod generator;
 pub mod hub;
+pub mod load;
 pub mod origin;
+pub mod process;
 pub mod publish;
 pub mod state;
 pub mod stats;

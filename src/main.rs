@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Serve the page and the four techniques (the default).
     Serve(ServeArgs),
+    /// Load a server with many clients of each technique and measure it.
+    Load(pushlab::load::LoadArgs),
 }
 
 #[derive(Args)]
@@ -40,8 +42,15 @@ fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
+        Some(Command::Load(args)) => {
+            return pushlab::load::main(args)
+                .map(|_| ())
+                .map_err(|e| std::io::Error::other(e.to_string()));
+        }
         None => cli.serve,
     };
+    // Each client holds a socket: allow as many as the system lets us.
+    let _ = rlimit::increase_nofile_limit(u64::MAX); // the default limit still works for a class
     let listener = TcpListener::bind(args.addr)?;
     tracing::info!("pushlab serving on http://{}", listener.local_addr()?);
     actix_web::rt::System::new().block_on(pushlab::run(listener, args.config, shutdown_signal()))

@@ -256,6 +256,7 @@ impl Stats {
                 "lagged": hub.lagged(),
             },
             "techniques": techniques,
+            "process": crate::process::own(),
         })
     }
 

@@ -29,7 +29,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{
     AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::cursor::CursorQuery;
@@ -104,6 +104,22 @@ enum Role {
     Echo,
 }
 
+/// A server → client frame on /ws other than a message; `type` comes first.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum ServerFrame<'a> {
+    Hello { epoch: &'a str, next: u64 },
+    Gap { missed: u64, reset: bool },
+    Published { id: u64 },
+    Error { error: &'a str, message: &'a str },
+}
+
+impl ServerFrame<'_> {
+    fn text(&self) -> String {
+        serde_json::to_string(self).expect("plain fields serialise")
+    }
+}
+
 /// A client → server frame on /ws.
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -140,12 +156,11 @@ impl Connection {
         let mut heartbeat = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         if let Role::Subscriber(subscription) = &role {
-            let hello = serde_json::json!({
-                "type": "hello",
-                "epoch": subscription.epoch(),
-                "next": subscription.next(),
-            });
-            if self.session.text(hello.to_string()).await.is_err() {
+            let hello = ServerFrame::Hello {
+                epoch: subscription.epoch(),
+                next: subscription.next(),
+            };
+            if self.session.text(hello.text()).await.is_err() {
                 return;
             }
         }
@@ -173,9 +188,11 @@ impl Connection {
     async fn send_batch(&mut self, batch: &Batch) -> Result<(), Ending> {
         let stats = self.state.stats.technique(Technique::ws);
         if batch.missed > 0 || batch.reset {
-            let gap =
-                serde_json::json!({"type": "gap", "missed": batch.missed, "reset": batch.reset});
-            self.session.text(gap.to_string()).await.map_err(|_| None)?;
+            let gap = ServerFrame::Gap {
+                missed: batch.missed,
+                reset: batch.reset,
+            };
+            self.session.text(gap.text()).await.map_err(|_| None)?;
             stats.missed(batch.missed);
         }
         for message in &batch.messages {
@@ -204,7 +221,7 @@ impl Connection {
                 Role::Echo => self.session.text(text).await,
                 Role::Subscriber(_) => {
                     let reply = self.publish(&text);
-                    self.session.text(reply.to_string()).await
+                    self.session.text(reply).await
                 }
             },
             Some(Ok(AggregatedMessage::Binary(bytes))) => match role {
@@ -222,7 +239,7 @@ impl Connection {
 
     /// A text frame on /ws: publish it, and say how that went. A bad frame
     /// is answered with an error frame; the connection stays open.
-    fn publish(&self, text: &str) -> serde_json::Value {
+    fn publish(&self, text: &str) -> String {
         let frame = serde_json::from_str::<ClientFrame>(text).map_err(|e| {
             ApiError::bad_request(
                 "bad_json",
@@ -232,12 +249,12 @@ impl Connection {
         let outcome =
             frame.and_then(|ClientFrame::Publish(message)| message.publish_to(&self.state.hub));
         match outcome {
-            Ok(message) => serde_json::json!({"type": "published", "id": message.id}),
-            Err(error) => serde_json::json!({
-                "type": "error",
-                "error": error.error,
-                "message": error.message,
-            }),
+            Ok(message) => ServerFrame::Published { id: message.id }.text(),
+            Err(error) => ServerFrame::Error {
+                error: error.error,
+                message: &error.message,
+            }
+            .text(),
         }
     }
 

@@ -6,6 +6,7 @@
 mod bad_input;
 mod counters;
 mod helpers;
+mod load;
 mod longpoll;
 mod ordering;
 mod page;

@@ -1,0 +1,395 @@
+//! `pushlab load`: the same load on each technique, measured from the
+//! client side.
+//!
+//! For each technique the tool connects `--clients` real clients (each a
+//! file in `clients/`), waits until all of them are subscribed, publishes
+//! `--rate` messages a second for `--duration` on a fixed schedule, waits
+//! for the last message to arrive everywhere, and reports: latency
+//! percentiles (receive time minus scheduled publish time, one clock),
+//! lost and duplicate messages, requests and empty answers, bytes on the
+//! tool's own sockets, the burst spread of the fan-out, and the server's
+//! and its own CPU and memory. Everything runs on one thread, so the tool
+//! takes one core and says so when that core, not the server, is the limit.
+
+pub mod chart;
+mod clients;
+mod http;
+mod net;
+mod publisher;
+pub mod record;
+pub mod report;
+mod server;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::parse_duration;
+use net::ByteCounts;
+use record::Recorder;
+use report::{Latency, Report, Spread, TechniqueReport};
+use server::Server;
+
+/// Options of `pushlab load`.
+#[derive(Args, Clone, Debug, Serialize)]
+pub struct LoadArgs {
+    /// Which technique to load; `all` runs the four one after another with the same settings.
+    #[arg(long, value_enum, default_value = "all")]
+    pub technique: Choice,
+    /// Concurrent clients (up to about 20,000 on one machine; raise `ulimit -n` for more).
+    #[arg(long, default_value_t = 100)]
+    pub clients: usize,
+    /// How long to publish, e.g. 15s or 2m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+    /// Messages per second the tool publishes itself (POST), on a fixed schedule.
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+    /// How often each short-polling client asks.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[serde(serialize_with = "seconds")]
+    pub poll_interval: Duration,
+    /// The timeout long-polling clients ask for.
+    #[arg(long, default_value = "25s", value_parser = parse_duration)]
+    #[serde(serialize_with = "seconds")]
+    pub longpoll_timeout: Duration,
+    /// Bytes of text per message (at most 500).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(16..=500))]
+    pub payload: u64,
+    /// Spread the clients' connections over this long (0 = as fast as possible).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    #[serde(serialize_with = "seconds")]
+    pub ramp: Duration,
+    /// The server to load.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Start a server of our own instead (a child process, one per technique, generator off).
+    #[arg(long)]
+    pub spawn: bool,
+    /// With --spawn: pin the server to these cores (taskset list, e.g. 0).
+    #[arg(long, requires = "spawn")]
+    pub server_cores: Option<String>,
+    /// With --spawn: the server's worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub server_workers: usize,
+    /// After the last publish, wait at most this long for it to arrive everywhere.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[serde(serialize_with = "seconds")]
+    pub drain: Duration,
+    /// Write the results as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the results as CSV.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Draw latency CDFs and bytes per message as SVG.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Choice {
+    Poll,
+    Longpoll,
+    Sse,
+    Ws,
+    All,
+}
+
+impl Choice {
+    fn techniques(self) -> Vec<Choice> {
+        match self {
+            Choice::All => vec![Choice::Poll, Choice::Longpoll, Choice::Sse, Choice::Ws],
+            one => vec![one],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Choice::Poll => "poll",
+            Choice::Longpoll => "longpoll",
+            Choice::Sse => "sse",
+            Choice::Ws => "ws",
+            Choice::All => "all",
+        }
+    }
+}
+
+/// What every client of one technique's run shares.
+pub struct Run {
+    pub addr: SocketAddr,
+    pub settings: LoadArgs,
+    pub recorder: RefCell<Recorder>,
+    pub bytes: Rc<ByteCounts>,
+    pub stop: CancellationToken,
+    subscribed: RefCell<Vec<bool>>,
+}
+
+impl Run {
+    /// Client `index` is ready: it holds a cursor or an open subscription.
+    pub fn subscribed(&self, index: usize) {
+        let mut flags = self.subscribed.borrow_mut();
+        if !flags[index] {
+            flags[index] = true;
+            self.recorder.borrow_mut().subscribed += 1;
+        }
+    }
+}
+
+pub type Error = Box<dyn std::error::Error>;
+
+/// Runs the whole load test and writes the outputs.
+pub fn main(args: LoadArgs) -> Result<Report, Error> {
+    raise_open_files_limit(args.clients)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    let report = local.block_on(&runtime, run_all(args.clone()))?;
+    print!("{}", report::table(&report));
+    println!();
+    print!("{}", report::overhead_table(&report));
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    if let Some(path) = &args.csv {
+        report::write_csv(&report, path)?;
+    }
+    if let Some(path) = &args.svg {
+        chart::draw(&report, path)?;
+    }
+    Ok(report)
+}
+
+/// Runs the techniques in turn, in the current `LocalSet`.
+pub async fn run_all(args: LoadArgs) -> Result<Report, Error> {
+    let mut techniques = BTreeMap::new();
+    let shared = if args.spawn {
+        None
+    } else {
+        Some(Server::at(&args.url).await?)
+    };
+    for technique in args.technique.techniques() {
+        // A fresh server per technique, so its memory and CPU are this
+        // technique's alone.
+        let spawned = match &shared {
+            Some(_) => None,
+            None => {
+                Some(Server::spawn(args.server_cores.as_deref(), args.server_workers, 1024).await?)
+            }
+        };
+        let server = shared
+            .as_ref()
+            .or(spawned.as_ref())
+            .expect("one of the two is set");
+        let result = run_technique(technique, &args, server).await?;
+        techniques.insert(technique.name().to_owned(), result);
+    }
+    Ok(Report {
+        settings: serde_json::to_value(&args)?,
+        techniques,
+    })
+}
+
+type ClientFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+fn client(technique: Choice, run: Rc<Run>, index: usize) -> ClientFuture {
+    match technique {
+        Choice::Poll => Box::pin(clients::poll::client(run, index)),
+        Choice::Longpoll => Box::pin(clients::longpoll::client(run, index)),
+        Choice::Sse => Box::pin(clients::sse::client(run, index)),
+        Choice::Ws | Choice::All => Box::pin(clients::ws::client(run, index)),
+    }
+}
+
+/// How many clients may be connecting at once when there is no ramp:
+/// enough to be quick, few enough not to overflow the listen backlog.
+const CONNECTING_AT_ONCE: usize = 256;
+
+async fn run_technique(
+    technique: Choice,
+    args: &LoadArgs,
+    server: &Server,
+) -> Result<TechniqueReport, Error> {
+    let clock = Instant::now();
+    let run = Rc::new(Run {
+        addr: server.addr,
+        settings: args.clone(),
+        recorder: Recorder::new(clock, args.clients),
+        bytes: Rc::new(ByteCounts::default()),
+        stop: CancellationToken::new(),
+        subscribed: RefCell::new(vec![false; args.clients]),
+    });
+    let server_before = server.usage().await.unwrap_or_default();
+    let tool_before = crate::process::own().unwrap_or_default();
+    eprintln!("{}: connecting {} clients…", technique.name(), args.clients);
+
+    let mut tasks = Vec::with_capacity(args.clients);
+    let pause = args.ramp.div_f64(args.clients.max(1) as f64);
+    for index in 0..args.clients {
+        tasks.push(tokio::task::spawn_local(client(
+            technique,
+            Rc::clone(&run),
+            index,
+        )));
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        } else {
+            wait_until(Duration::from_secs(30), || {
+                run.recorder.borrow().subscribed + CONNECTING_AT_ONCE > index
+            })
+            .await;
+        }
+    }
+    let all_in = wait_until(Duration::from_secs(60), || {
+        run.recorder.borrow().subscribed == args.clients
+    })
+    .await;
+    if !all_in {
+        run.stop.cancel();
+        let subscribed = run.recorder.borrow().subscribed;
+        return Err(format!(
+            "{}: only {subscribed} of {} clients could connect within 60 s",
+            technique.name(),
+            args.clients
+        )
+        .into());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await; // let memory settle
+    let server_idle = server.usage().await.unwrap_or_default();
+    let first_id = server.last_id().await? + 1;
+    run.recorder.borrow_mut().start_counting_at(first_id);
+
+    let total = (args.rate * args.duration.as_secs_f64()).round() as u64;
+    let progress = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} published, {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    progress.set_prefix(technique.name());
+    let publish_started = Instant::now();
+    let ids = publisher::publish(
+        server.addr,
+        &run.recorder,
+        args.rate,
+        args.duration,
+        args.payload as usize,
+        || {
+            progress.inc(1);
+            progress.set_message(format!("{} delivered", run.recorder.borrow().delivered));
+        },
+    )
+    .await;
+    let publish_seconds = publish_started.elapsed().as_secs_f64();
+    if let Some(&last) = ids.last() {
+        wait_until(args.drain, || run.recorder.borrow().all_reached(last)).await;
+    }
+    progress.finish_and_clear();
+    run.stop.cancel();
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await; // a stuck client is abandoned
+    }
+
+    let server_after = server.usage().await.unwrap_or_default();
+    let tool_after = crate::process::own().unwrap_or_default();
+    let recorder = run.recorder.borrow();
+    let delivered = recorder.delivered;
+    let bytes_up = run.bytes.up.get();
+    let bytes_down = run.bytes.down.get();
+    let (spread_p50, spread_max) = recorder.spread_ms();
+    let tool_cpu_s = tool_after.cpu_s - tool_before.cpu_s;
+    let per_message = |x: f64| {
+        if delivered > 0 {
+            x / delivered as f64
+        } else {
+            0.0
+        }
+    };
+    Ok(TechniqueReport {
+        clients: args.clients,
+        requests: recorder.requests,
+        empty_responses: recorder.empty_responses,
+        expected: ids.len() as u64 * args.clients as u64,
+        delivered,
+        lost: recorder.lost(&ids),
+        duplicates: recorder.duplicates,
+        gaps: recorder.gaps,
+        bytes_up,
+        bytes_down,
+        bytes_per_message: per_message((bytes_up + bytes_down) as f64),
+        latency_ms: Latency {
+            p50: recorder.latency_ms(0.5),
+            p90: recorder.latency_ms(0.9),
+            p99: recorder.latency_ms(0.99),
+            p999: recorder.latency_ms(0.999),
+            max: recorder.latency_max_ms(),
+        },
+        server_cpu_s: server_after.cpu_s - server_before.cpu_s,
+        server_rss_kb: if server.spawned() {
+            server_after.rss_peak_kb
+        } else {
+            server_after.rss_kb.max(server_idle.rss_kb)
+        },
+        tool_cpu_s,
+        connections: recorder.connections,
+        errors: recorder.errors,
+        published: ids.len() as u64,
+        publish_seconds,
+        deliveries_per_s: delivered as f64 / publish_seconds.max(1e-9),
+        burst_spread_ms: Spread {
+            p50: spread_p50,
+            max: spread_max,
+        },
+        server_rss_idle_kb: server_idle.rss_kb,
+        server_rss_base_kb: server_before.rss_kb,
+        server_kb_per_client: server_idle.rss_kb.saturating_sub(server_before.rss_kb) as f64
+            / args.clients.max(1) as f64,
+        requests_per_message: per_message(recorder.requests as f64),
+        tool_bound: tool_cpu_s > 0.9 * clock.elapsed().as_secs_f64(),
+        latency_cdf: recorder.latency_cdf(),
+    })
+}
+
+/// Polls `done` every few milliseconds until it holds or `limit` passes;
+/// returns whether it held.
+async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    true
+}
+
+/// Each client needs a socket (the server too, when spawned): raise the
+/// soft open-files limit to the hard one, and say so if that is not enough.
+fn raise_open_files_limit(clients: usize) -> Result<(), Error> {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let needed = 2 * clients as u64 + 64;
+    if limit < needed {
+        return Err(format!(
+            "{clients} clients need about {needed} open files, but the limit is {limit}; \
+             raise it (e.g. `ulimit -n {needed}`) or use fewer clients"
+        )
+        .into());
+    }
+    Ok(())
+}

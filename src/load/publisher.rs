@@ -1,0 +1,112 @@
+//! The load tool's publisher: POSTs at a fixed rate, on a schedule that
+//! never waits for answers or deliveries.
+//!
+//! If the publisher waited for each answer before sending the next, a slow
+//! server would slow the publishing down and hide its own slowness
+//! ("coordinated omission"). Here the scheduler only hands each message to
+//! a small pool of connections; each message carries the time it was
+//! *scheduled*, so any queueing shows up as latency.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::http::Connection;
+use super::net::ByteCounts;
+use super::record::{Recorder, message_text};
+
+/// Connections the publisher spreads its POSTs over.
+const CONNECTIONS: usize = 8;
+
+/// The author name the tool publishes under.
+pub const AUTHOR: &str = "load";
+
+/// Publishes `rate` messages a second for `duration`; returns the ids the
+/// server accepted, in order.
+pub async fn publish(
+    addr: SocketAddr,
+    recorder: &RefCell<Recorder>,
+    rate: f64,
+    duration: Duration,
+    payload: usize,
+    mut on_tick: impl FnMut(),
+) -> Vec<u64> {
+    let accepted = Rc::new(RefCell::new(Vec::new()));
+    let (jobs, queue) = mpsc::unbounded_channel::<String>();
+    let queue = Rc::new(tokio::sync::Mutex::new(queue));
+    let bytes = Rc::new(ByteCounts::default()); // publishing is not a technique's traffic
+    let workers: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            tokio::task::spawn_local(worker(
+                addr,
+                Rc::clone(&queue),
+                Rc::clone(&bytes),
+                Rc::clone(&accepted),
+            ))
+        })
+        .collect();
+
+    let total = (rate * duration.as_secs_f64()).round() as u64;
+    let period = Duration::from_secs_f64(1.0 / rate.max(f64::MIN_POSITIVE));
+    let mut schedule = tokio::time::interval_at(Instant::now(), period);
+    // A late tick is sent at once: the schedule is the schedule.
+    schedule.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let started_us = recorder.borrow().now_us();
+    for seq in 0..total {
+        schedule.tick().await;
+        let scheduled_us = started_us + (period.as_secs_f64() * seq as f64 * 1e6) as u64;
+        let text = message_text(seq, scheduled_us, payload);
+        let body = serde_json::json!({"author": AUTHOR, "text": text}).to_string();
+        let _ = jobs.send(body); // the workers live until the channel closes
+        on_tick();
+    }
+    drop(jobs);
+    for worker in workers {
+        let _ = worker.await; // a worker that failed has already said so
+    }
+    let mut ids = accepted.take();
+    ids.sort_unstable();
+    ids
+}
+
+async fn worker(
+    addr: SocketAddr,
+    queue: Rc<tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>>,
+    bytes: Rc<ByteCounts>,
+    accepted: Rc<RefCell<Vec<u64>>>,
+) {
+    let mut connection = None;
+    loop {
+        let Some(body) = queue.lock().await.recv().await else {
+            return;
+        };
+        for _attempt in 0..3 {
+            if connection.is_none() {
+                connection = Connection::open(addr, Rc::clone(&bytes)).await.ok();
+            }
+            let Some(conn) = connection.as_mut() else {
+                continue;
+            };
+            match conn.post_json("/api/messages", body.clone()).await {
+                Ok((201, answer)) => {
+                    if let Some(id) = super::record::id_in(&answer) {
+                        accepted.borrow_mut().push(id);
+                    }
+                    break;
+                }
+                Ok((status, answer)) => {
+                    eprintln!(
+                        "publish refused: {status} {}",
+                        String::from_utf8_lossy(&answer)
+                    );
+                    break;
+                }
+                Err(_) => connection = None,
+            }
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The load tool's results: one [`TechniqueReport`] per technique, printed
+//! as a table, written as JSON and CSV, and the classic overhead table
+//! recomputed from the bytes pushlab actually measured.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+/// The JSON document `--json` writes.
+#[derive(Serialize)]
+pub struct Report {
+    pub settings: serde_json::Value,
+    pub techniques: BTreeMap<String, TechniqueReport>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// What one technique did under load.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TechniqueReport {
+    pub clients: usize,
+    pub requests: u64,
+    pub empty_responses: u64,
+    /// Messages the tool published × clients: what should have arrived.
+    pub expected: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    /// Messages the server said a client missed (cursor too old).
+    pub gaps: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    /// Bytes both ways per delivered message.
+    pub bytes_per_message: f64,
+    pub latency_ms: Latency,
+    pub server_cpu_s: f64,
+    /// The server's peak resident memory during the run.
+    pub server_rss_kb: u64,
+    pub tool_cpu_s: f64,
+    // Beyond the shared shape:
+    pub connections: u64,
+    pub errors: u64,
+    pub published: u64,
+    pub publish_seconds: f64,
+    pub deliveries_per_s: f64,
+    /// First to last subscriber receiving the same message.
+    pub burst_spread_ms: Spread,
+    /// Server memory with every client connected and idle, before publishing.
+    pub server_rss_idle_kb: u64,
+    /// Server memory before the clients connected.
+    pub server_rss_base_kb: u64,
+    pub server_kb_per_client: f64,
+    /// Requests per delivered message, counting empty answers.
+    pub requests_per_message: f64,
+    /// Set when the tool, not the server, used up its core.
+    pub tool_bound: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub latency_cdf: Vec<(f64, f64)>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Spread {
+    pub p50: f64,
+    pub max: f64,
+}
+
+/// The techniques in teaching order: poll, longpoll, sse, ws.
+pub fn in_order(report: &Report) -> impl Iterator<Item = (&str, &TechniqueReport)> {
+    ["poll", "longpoll", "sse", "ws"]
+        .into_iter()
+        .filter_map(|name| report.techniques.get(name).map(|t| (name, t)))
+}
+
+/// The table printed at the end of a run.
+pub fn table(report: &Report) -> String {
+    let mut out = String::new();
+    let columns = [
+        "technique",
+        "clients",
+        "requests",
+        "empty",
+        "delivered",
+        "lost",
+        "dup",
+        "gaps",
+        "B/msg",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "spread",
+        "msg/s",
+        "srv cpu",
+        "srv KB/cl",
+    ];
+    for c in columns {
+        let _ = write!(out, "{c:>10} ");
+    }
+    out.push('\n');
+    for (name, t) in in_order(report) {
+        let cells = [
+            name.to_owned(),
+            t.clients.to_string(),
+            t.requests.to_string(),
+            t.empty_responses.to_string(),
+            t.delivered.to_string(),
+            t.lost.to_string(),
+            t.duplicates.to_string(),
+            t.gaps.to_string(),
+            format!("{:.0}", t.bytes_per_message),
+            format!("{:.2}", t.latency_ms.p50),
+            format!("{:.2}", t.latency_ms.p99),
+            format!("{:.2}", t.latency_ms.max),
+            format!("{:.2}", t.burst_spread_ms.max),
+            format!("{:.0}", t.deliveries_per_s),
+            format!("{:.2}", t.server_cpu_s),
+            format!("{:.1}", t.server_kb_per_client),
+        ];
+        for c in cells {
+            let _ = write!(out, "{c:>10} ");
+        }
+        out.push('\n');
+    }
+    for (name, t) in in_order(report) {
+        if t.tool_bound {
+            let _ = writeln!(
+                out,
+                "warning: {name}: the load tool used {:.0}% of its core; these figures may \
+                 measure the tool, not the server (use fewer clients or a lower rate)",
+                100.0 * t.tool_cpu_s / t.publish_seconds.max(1e-9)
+            );
+        }
+    }
+    out
+}
+
+/// The well-known overhead comparison (871 bytes of headers per poll; 2
+/// bytes per WebSocket frame), recomputed from the bytes measured here.
+pub fn overhead_table(report: &Report) -> String {
+    let mut out = String::new();
+    let poll = report.techniques.get("poll");
+    let ws = report.techniques.get("ws");
+    let per_poll = poll
+        .filter(|p| p.requests > 0)
+        .map(|p| (p.bytes_up + p.bytes_down) as f64 / p.requests as f64);
+    let per_ws = ws
+        .filter(|w| w.delivered > 0)
+        .map(|w| w.bytes_down as f64 / w.delivered as f64);
+    let _ = writeln!(
+        out,
+        "Overhead, recomputed from pushlab's own bytes (Mbit/s = clients x bytes x 8 / 2^20, one poll or message per client per second):"
+    );
+    let _ = writeln!(
+        out,
+        "{:>10} {:>14} {:>14} {:>16} {:>16}",
+        "clients", "poll (871 B)", "poll (ours)", "ws (2 B frame)", "ws (ours, full)"
+    );
+    for clients in [1_000u64, 10_000, 100_000] {
+        let mbps = |bytes: f64| clients as f64 * bytes * 8.0 / f64::from(1 << 20);
+        let ours = |b: Option<f64>| b.map_or("—".to_owned(), |b| format!("{:.3}", mbps(b)));
+        let _ = writeln!(
+            out,
+            "{clients:>10} {:>14.3} {:>14} {:>16.3} {:>16}",
+            mbps(871.0),
+            ours(per_poll),
+            mbps(2.0),
+            ours(per_ws)
+        );
+    }
+    if let Some(b) = per_poll {
+        let _ = writeln!(
+            out,
+            "ours: {b:.0} bytes per poll, request and response with headers (the classic figure: 871)"
+        );
+    }
+    if let Some(b) = per_ws {
+        let _ = writeln!(
+            out,
+            "ours: {b:.0} bytes per WebSocket message: a 2- or 4-byte frame header plus the JSON message"
+        );
+    }
+    out
+}
+
+/// One CSV row per technique, the JSON's numbers flattened.
+pub fn write_csv(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let mut writer = csv::Writer::from_path(path)?;
+    writer.write_record([
+        "technique",
+        "clients",
+        "requests",
+        "empty_responses",
+        "expected",
+        "delivered",
+        "lost",
+        "duplicates",
+        "gaps",
+        "bytes_up",
+        "bytes_down",
+        "bytes_per_message",
+        "latency_p50_ms",
+        "latency_p90_ms",
+        "latency_p99_ms",
+        "latency_p999_ms",
+        "latency_max_ms",
+        "server_cpu_s",
+        "server_rss_kb",
+        "tool_cpu_s",
+        "deliveries_per_s",
+        "burst_spread_max_ms",
+        "server_kb_per_client",
+    ])?;
+    for (name, t) in in_order(report) {
+        let l = &t.latency_ms;
+        writer.write_record([
+            name.to_owned(),
+            t.clients.to_string(),
+            t.requests.to_string(),
+            t.empty_responses.to_string(),
+            t.expected.to_string(),
+            t.delivered.to_string(),
+            t.lost.to_string(),
+            t.duplicates.to_string(),
+            t.gaps.to_string(),
+            t.bytes_up.to_string(),
+            t.bytes_down.to_string(),
+            format!("{:.1}", t.bytes_per_message),
+            l.p50.to_string(),
+            l.p90.to_string(),
+            l.p99.to_string(),
+            l.p999.to_string(),
+            l.max.to_string(),
+            format!("{:.3}", t.server_cpu_s),
+            t.server_rss_kb.to_string(),
+            format!("{:.3}", t.tool_cpu_s),
+            format!("{:.0}", t.deliveries_per_s),
+            t.burst_spread_ms.max.to_string(),
+            format!("{:.2}", t.server_kb_per_client),
+        ])?;
+    }
+    writer.flush()?;
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The load tool measures correctly: polling latency follows the poll
+//! interval, nothing is lost or duplicated, and its byte counts are the
+//! bytes on the wire.
+
+use clap::Parser;
+use pushlab::load::report::Report;
+
+use crate::helpers::*;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    load: pushlab::load::LoadArgs,
+}
+
+/// Runs `pushlab load` against `app` with extra arguments.
+async fn load(app: &TestApp, args: &[&str]) -> Report {
+    let url = app.url("");
+    let mut argv = vec!["load", "--url", &url];
+    argv.extend_from_slice(args);
+    let args = Cli::parse_from(argv).load;
+    let local = tokio::task::LocalSet::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        local.run_until(pushlab::load::run_all(args)),
+    )
+    .await
+    .expect("the load run finishes within a minute")
+    .expect("the load run succeeds")
+}
+
+/// With a poll interval T, short-poll latency is about T/2 on average and at
+/// most about T; SSE and WebSocket deliver far sooner.
+#[tokio::test]
+async fn poll_latency_follows_the_interval_and_push_is_far_faster() {
+    let app = spawn_app(test_config());
+    let report = load(
+        &app,
+        &[
+            "--clients",
+            "5",
+            "--rate",
+            "20",
+            "--duration",
+            "2s",
+            "--poll-interval",
+            "200ms",
+        ],
+    )
+    .await;
+    let poll = &report.techniques["poll"].latency_ms;
+    assert!(
+        poll.p50 > 60.0 && poll.p50 < 140.0,
+        "poll p50 {} ms, expected about 100",
+        poll.p50
+    );
+    assert!(
+        poll.max < 200.0 + 60.0,
+        "poll max {} ms, expected at most about 200",
+        poll.max
+    );
+    for push in ["sse", "ws", "longpoll"] {
+        let p50 = report.techniques[push].latency_ms.p50;
+        assert!(
+            p50 < 20.0,
+            "{push} p50 {p50} ms should be far below the 200 ms interval"
+        );
+    }
+}
+
+/// At a modest load every technique delivers every message exactly once.
+#[tokio::test]
+async fn nothing_is_lost_or_duplicated_at_a_modest_load() {
+    let app = spawn_app(test_config());
+    let report = load(
+        &app,
+        &[
+            "--clients",
+            "50",
+            "--rate",
+            "20",
+            "--duration",
+            "2s",
+            "--poll-interval",
+            "100ms",
+        ],
+    )
+    .await;
+    for (name, t) in &report.techniques {
+        assert_eq!(t.published, 40, "{name}");
+        assert_eq!(t.expected, 40 * 50, "{name}");
+        assert_eq!(t.delivered, t.expected, "{name}");
+        assert_eq!((t.lost, t.duplicates, t.gaps), (0, 0, 0), "{name}");
+    }
+}
+
+/// The bytes the tool counts for polls are the bytes the server counts on
+/// its side of the same sockets (which a raw-socket test checks exactly).
+#[tokio::test]
+async fn the_tools_poll_bytes_equal_the_bytes_on_the_wire() {
+    let app = spawn_app(test_config());
+    let report = load(
+        &app,
+        &[
+            "--technique",
+            "poll",
+            "--clients",
+            "1",
+            "--rate",
+            "5",
+            "--duration",
+            "1s",
+            "--poll-interval",
+            "100ms",
+        ],
+    )
+    .await;
+    let tool = &report.techniques["poll"];
+    let server = &app.stats().await["techniques"]["poll"];
+    assert_eq!(server["requests"].as_u64(), Some(tool.requests));
+    assert_eq!(server["bytes_in"].as_u64(), Some(tool.bytes_up));
+    assert_eq!(server["bytes_out"].as_u64(), Some(tool.bytes_down));
+}
