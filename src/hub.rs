@@ -21,9 +21,10 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytestring::ByteString;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
@@ -51,6 +52,10 @@ pub struct Message {
     /// The message serialised once at publish time, so fanning it out to
     /// thousands of clients never serialises it again.
     json: Box<RawValue>,
+    /// The message as a WebSocket frame's text, built by the first session
+    /// that sends it and then shared (a reference-counted clone) by all the
+    /// others: at 10,000 subscribers that is one allocation, not 10,000.
+    pub ws_frame: OnceLock<ByteString>,
 }
 
 #[derive(Serialize)]
@@ -77,6 +82,7 @@ impl Message {
             text: text.to_owned(),
             published_at_us,
             json,
+            ws_frame: OnceLock::new(),
         }
     }
 

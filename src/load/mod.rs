@@ -22,10 +22,8 @@ mod server;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -207,17 +205,6 @@ pub async fn run_all(args: LoadArgs) -> Result<Report, Error> {
     })
 }
 
-type ClientFuture = Pin<Box<dyn Future<Output = ()>>>;
-
-fn client(technique: Choice, run: Rc<Run>, index: usize) -> ClientFuture {
-    match technique {
-        Choice::Poll => Box::pin(clients::poll::client(run, index)),
-        Choice::Longpoll => Box::pin(clients::longpoll::client(run, index)),
-        Choice::Sse => Box::pin(clients::sse::client(run, index)),
-        Choice::Ws | Choice::All => Box::pin(clients::ws::client(run, index)),
-    }
-}
-
 /// How many clients may be connecting at once when there is no ramp:
 /// enough to be quick, few enough not to overflow the listen backlog.
 const CONNECTING_AT_ONCE: usize = 256;
@@ -243,7 +230,7 @@ async fn run_technique(
     let mut tasks = Vec::with_capacity(args.clients);
     let pause = args.ramp.div_f64(args.clients.max(1) as f64);
     for index in 0..args.clients {
-        tasks.push(tokio::task::spawn_local(client(
+        tasks.push(tokio::task::spawn_local(clients::client(
             technique,
             Rc::clone(&run),
             index,
@@ -284,6 +271,7 @@ async fn run_technique(
     );
     progress.set_prefix(technique.name());
     let publish_started = Instant::now();
+    let publish_started_us = run.recorder.borrow().now_us();
     let ids = publisher::publish(
         server.addr,
         &run.recorder,
@@ -351,7 +339,9 @@ async fn run_technique(
         errors: recorder.errors,
         published: ids.len() as u64,
         publish_seconds,
-        deliveries_per_s: delivered as f64 / publish_seconds.max(1e-9),
+        // From the first scheduled publish to the last delivery anywhere.
+        deliveries_per_s: delivered as f64
+            / (recorder.last_delivery_us.saturating_sub(publish_started_us) as f64 / 1e6).max(1e-9),
         burst_spread_ms: Spread {
             p50: spread_p50,
             max: spread_max,

@@ -20,7 +20,7 @@ use super::net::ByteCounts;
 use super::record::{Recorder, message_text};
 
 /// Connections the publisher spreads its POSTs over.
-const CONNECTIONS: usize = 8;
+const CONNECTIONS: usize = 32;
 
 /// The author name the tool publishes under.
 pub const AUTHOR: &str = "load";

@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
@@ -41,8 +42,11 @@ pub struct Seen {
 /// is several times faster than parsing, which matters at a million
 /// messages a second.
 pub fn scan_messages(json: &[u8], mut found: impl FnMut(Seen)) {
-    let id_key = memmem::Finder::new(b"\"id\":");
-    let text_key = memmem::Finder::new(b"\"text\":\"");
+    static ID_KEY: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\"id\":"));
+    static TEXT_KEY: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\"text\":\""));
+    let (id_key, text_key) = (&*ID_KEY, &*TEXT_KEY);
     let mut rest = json;
     while let Some(at) = id_key.find(rest) {
         rest = &rest[at + 5..];
@@ -113,6 +117,8 @@ pub struct Recorder {
     pub gaps: u64,
     pub errors: u64,
     pub subscribed: usize,
+    /// When the last message arrived anywhere, in µs on the run's clock.
+    pub last_delivery_us: u64,
 }
 
 impl Recorder {
@@ -132,6 +138,7 @@ impl Recorder {
             gaps: 0,
             errors: 0,
             subscribed: 0,
+            last_delivery_us: 0,
         })
     }
 
@@ -167,6 +174,7 @@ impl Recorder {
         receipts.bits[word] |= bit;
         receipts.highest = receipts.highest.max(seen.id);
         self.delivered += 1;
+        self.last_delivery_us = now;
         self.latency_us
             .saturating_record(now.saturating_sub(scheduled_us).max(1));
         self.spread

@@ -29,12 +29,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{
     AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
 };
+use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::cursor::CursorQuery;
 use crate::error::ApiError;
-use crate::hub::{Batch, Subscription};
+use crate::hub::{Batch, Message, Subscription};
 use crate::origin;
 use crate::publish::NewMessage;
 use crate::state::AppState;
@@ -164,11 +165,12 @@ impl Connection {
                 return;
             }
         }
-        let shutdown = self.state.shutdown.clone();
+        // One wait for the shutdown for the whole session, not one per step.
+        let mut shutdown = std::pin::pin!(self.state.shutdown.clone().cancelled_owned());
         let ending: Ending = loop {
             let step = tokio::select! {
                 biased;
-                () = shutdown.cancelled() => Err(Some(close(CloseCode::Away, "server shutting down"))),
+                () = &mut shutdown => Err(Some(close(CloseCode::Away, "server shutting down"))),
                 batch = next_batch(&mut role) => self.send_batch(&batch).await,
                 frame = self.frames.recv() => self.on_frame(frame, &role).await,
                 _ = heartbeat.tick() => self.heartbeat().await,
@@ -196,9 +198,8 @@ impl Connection {
             stats.missed(batch.missed);
         }
         for message in &batch.messages {
-            // {"type":"message", + the rest of the message object
-            let frame = format!("{{\"type\":\"message\",{}", &message.json()[1..]);
-            self.session.text(frame).await.map_err(|_| None)?;
+            let frame = message.ws_frame.get_or_init(|| message_frame(message));
+            self.session.text(frame.clone()).await.map_err(|_| None)?;
         }
         stats.delivered(&batch.messages);
         Ok(())
@@ -266,6 +267,11 @@ impl Connection {
         }
         self.session.ping(b"").await.map_err(|_| None)
     }
+}
+
+/// `{"type":"message",` followed by the rest of the message object.
+fn message_frame(message: &Message) -> ByteString {
+    ByteString::from(format!("{{\"type\":\"message\",{}", &message.json()[1..]))
 }
 
 /// The next batch for a subscriber; an echo session never gets one.

@@ -1,6 +1,7 @@
-//! The load tool's clients, one file per technique, shaped alike: connect,
-//! ask (or listen), record what arrived, and reconnect with the cursor
-//! after an error, until the run stops.
+//! The load tool's clients, one file per technique, shaped alike: each
+//! file's `connection` is one connection's life — connect, ask (or listen),
+//! record what arrives — until an error. [`client`] reconnects with the
+//! cursor after each error, until the run stops.
 
 pub mod longpoll;
 pub mod poll;
@@ -10,15 +11,38 @@ pub mod ws;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::Run;
-use super::http::Connection;
+use super::http::{Connection, Error};
 use super::record::{missed_in, next_in, scan_messages};
+use super::{Choice, Run};
 
 /// How long a client waits before reconnecting after an error.
 const RECONNECT_DELAY: Duration = Duration::from_millis(200);
 
-/// Opens an HTTP connection for client `index`, counted.
-async fn connect(run: &Run) -> Result<Connection, super::http::Error> {
+/// Client `index` of `technique`: connected, and reconnected with its cursor
+/// after every error, until the run stops.
+pub async fn client(technique: Choice, run: Rc<Run>, index: usize) {
+    let mut cursor = None;
+    let reconnecting = async {
+        loop {
+            let _ = match technique {
+                Choice::Poll => poll::connection(&run, index, &mut cursor).await,
+                Choice::Longpoll => longpoll::connection(&run, index, &mut cursor).await,
+                Choice::Sse => sse::connection(&run, index, &mut cursor).await,
+                Choice::Ws | Choice::All => ws::connection(&run, index, &mut cursor).await,
+            };
+            run.recorder.borrow_mut().errors += 1;
+            tokio::time::sleep(RECONNECT_DELAY).await;
+        }
+    };
+    // One wait for the stop around the whole life, not one per message.
+    tokio::select! {
+        () = run.stop.cancelled() => {}
+        () = reconnecting => {}
+    }
+}
+
+/// Opens a counted HTTP connection.
+async fn connect(run: &Run) -> Result<Connection, Error> {
     let connection = Connection::open(run.addr, Rc::clone(&run.bytes)).await?;
     run.recorder.borrow_mut().connections += 1;
     Ok(connection)
@@ -40,15 +64,6 @@ fn record_answer(run: &Run, index: usize, body: &[u8]) -> Option<u64> {
     next_in(body)
 }
 
-/// Records an error and waits a little before the caller reconnects.
-async fn after_error(run: &Run) {
-    run.recorder.borrow_mut().errors += 1;
-    tokio::select! {
-        () = run.stop.cancelled() => {}
-        () = tokio::time::sleep(RECONNECT_DELAY) => {}
-    }
-}
-
 /// `path` with `since=` when there is a cursor.
 fn with_cursor(path: &str, cursor: Option<u64>) -> String {
     match cursor {
@@ -56,4 +71,9 @@ fn with_cursor(path: &str, cursor: Option<u64>) -> String {
         Some(id) if path.contains('?') => format!("{path}&since={id}"),
         Some(id) => format!("{path}?since={id}"),
     }
+}
+
+/// A non-200 answer, as an error.
+fn unexpected(status: u16) -> Error {
+    format!("unexpected HTTP status {status}").into()
 }
