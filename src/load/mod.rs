@@ -38,6 +38,8 @@ use record::Recorder;
 use report::{Latency, Report, Spread, TechniqueReport};
 use server::Server;
 
+use crate::process::Usage;
+
 /// Options of `pushlab load`.
 #[derive(Args, Clone, Debug, Serialize)]
 pub struct LoadArgs {
@@ -51,8 +53,9 @@ pub struct LoadArgs {
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     #[serde(serialize_with = "seconds")]
     pub duration: Duration,
-    /// Messages per second the tool publishes itself (POST), on a fixed schedule.
-    #[arg(long, default_value_t = 1.0)]
+    /// Messages per second the tool publishes itself (POST), on a fixed
+    /// schedule; 0 measures idle clients.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
     pub rate: f64,
     /// How often each short-polling client asks.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
@@ -94,6 +97,18 @@ pub struct LoadArgs {
     /// Draw latency CDFs and bytes per message as SVG.
     #[arg(long)]
     pub svg: Option<PathBuf>,
+    /// Write the table as Markdown.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+fn parse_rate(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{raw:?} is not a rate (messages per second, 0 or more)"
+        )),
+    }
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -172,6 +187,9 @@ pub fn main(args: LoadArgs) -> Result<Report, Error> {
     if let Some(path) = &args.svg {
         chart::draw(&report, path)?;
     }
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, report::markdown(&report))?;
+    }
     Ok(report)
 }
 
@@ -209,6 +227,32 @@ pub async fn run_all(args: LoadArgs) -> Result<Report, Error> {
 /// enough to be quick, few enough not to overflow the listen backlog.
 const CONNECTING_AT_ONCE: usize = 256;
 
+/// A server's and the tool's usage at one moment.
+struct Usages {
+    server: Usage,
+    tool: Usage,
+}
+
+impl Usages {
+    async fn now(server: &Server) -> Usages {
+        Usages {
+            server: server.usage().await.unwrap_or_default(),
+            tool: crate::process::own().unwrap_or_default(),
+        }
+    }
+}
+
+/// What the publishing phase produced.
+struct Published {
+    ids: Vec<u64>,
+    /// Publishing alone.
+    seconds: f64,
+    /// Publishing and draining: when the tool was busiest.
+    busy_seconds: f64,
+    started_us: u64,
+}
+
+/// One technique's run: connect every client, publish, drain, measure.
 async fn run_technique(
     technique: Choice,
     args: &LoadArgs,
@@ -223,32 +267,9 @@ async fn run_technique(
         stop: CancellationToken::new(),
         subscribed: RefCell::new(vec![false; args.clients]),
     });
-    let server_before = server.usage().await.unwrap_or_default();
-    let tool_before = crate::process::own().unwrap_or_default();
-    eprintln!("{}: connecting {} clients…", technique.name(), args.clients);
-
-    let mut tasks = Vec::with_capacity(args.clients);
-    let pause = args.ramp.div_f64(args.clients.max(1) as f64);
-    for index in 0..args.clients {
-        tasks.push(tokio::task::spawn_local(clients::client(
-            technique,
-            Rc::clone(&run),
-            index,
-        )));
-        if !pause.is_zero() {
-            tokio::time::sleep(pause).await;
-        } else {
-            wait_until(Duration::from_secs(30), || {
-                run.recorder.borrow().subscribed + CONNECTING_AT_ONCE > index
-            })
-            .await;
-        }
-    }
-    let all_in = wait_until(Duration::from_secs(60), || {
-        run.recorder.borrow().subscribed == args.clients
-    })
-    .await;
-    if !all_in {
+    let before = Usages::now(server).await;
+    let tasks = connect_clients(technique, &run).await;
+    if run.recorder.borrow().subscribed < args.clients {
         run.stop.cancel();
         let subscribed = run.recorder.borrow().subscribed;
         return Err(format!(
@@ -259,10 +280,49 @@ async fn run_technique(
         .into());
     }
     tokio::time::sleep(Duration::from_millis(500)).await; // let memory settle
-    let server_idle = server.usage().await.unwrap_or_default();
+    let idle = Usages::now(server).await;
     let first_id = server.last_id().await? + 1;
     run.recorder.borrow_mut().start_counting_at(first_id);
 
+    let published = publish_and_drain(technique, &run).await;
+    run.stop.cancel();
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await; // a stuck client is abandoned
+    }
+    let after = Usages::now(server).await;
+    Ok(report_of(&run, server, &published, [before, idle, after]))
+}
+
+/// Starts every client (paced by `--ramp`, or a few hundred connecting at a
+/// time) and waits up to a minute until all are subscribed.
+async fn connect_clients(technique: Choice, run: &Rc<Run>) -> Vec<tokio::task::JoinHandle<()>> {
+    let clients = run.settings.clients;
+    eprintln!("{}: connecting {clients} clients…", technique.name());
+    let mut tasks = Vec::with_capacity(clients);
+    let pause = run.settings.ramp.div_f64(clients.max(1) as f64);
+    for index in 0..clients {
+        let client = clients::client(technique, Rc::clone(run), index);
+        tasks.push(tokio::task::spawn_local(client));
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        } else {
+            wait_until(Duration::from_secs(30), || {
+                run.recorder.borrow().subscribed + CONNECTING_AT_ONCE > index
+            })
+            .await;
+        }
+    }
+    wait_until(Duration::from_secs(60), || {
+        run.recorder.borrow().subscribed == clients
+    })
+    .await;
+    tasks
+}
+
+/// Publishes for `--duration` with a progress bar, then waits (up to
+/// `--drain`) until the last message has reached every client.
+async fn publish_and_drain(technique: Choice, run: &Run) -> Published {
+    let args = &run.settings;
     let total = (args.rate * args.duration.as_secs_f64()).round() as u64;
     let progress = ProgressBar::new(total).with_style(
         ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} published, {msg}")
@@ -270,10 +330,10 @@ async fn run_technique(
             .progress_chars("=> "),
     );
     progress.set_prefix(technique.name());
-    let publish_started = Instant::now();
-    let publish_started_us = run.recorder.borrow().now_us();
+    let started = Instant::now();
+    let started_us = run.recorder.borrow().now_us();
     let ids = publisher::publish(
-        server.addr,
+        run.addr,
         &run.recorder,
         args.rate,
         args.duration,
@@ -284,24 +344,33 @@ async fn run_technique(
         },
     )
     .await;
-    let publish_seconds = publish_started.elapsed().as_secs_f64();
+    let seconds = started.elapsed().as_secs_f64();
     if let Some(&last) = ids.last() {
         wait_until(args.drain, || run.recorder.borrow().all_reached(last)).await;
     }
     progress.finish_and_clear();
-    run.stop.cancel();
-    for task in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await; // a stuck client is abandoned
+    Published {
+        ids,
+        seconds,
+        busy_seconds: started.elapsed().as_secs_f64(),
+        started_us,
     }
+}
 
-    let server_after = server.usage().await.unwrap_or_default();
-    let tool_after = crate::process::own().unwrap_or_default();
+/// The figures of one technique's run.
+fn report_of(
+    run: &Run,
+    server: &Server,
+    published: &Published,
+    [before, idle, after]: [Usages; 3],
+) -> TechniqueReport {
+    let clients = run.settings.clients;
     let recorder = run.recorder.borrow();
     let delivered = recorder.delivered;
-    let bytes_up = run.bytes.up.get();
-    let bytes_down = run.bytes.down.get();
+    let (bytes_up, bytes_down) = (run.bytes.up.get(), run.bytes.down.get());
     let (spread_p50, spread_max) = recorder.spread_ms();
-    let tool_cpu_s = tool_after.cpu_s - tool_before.cpu_s;
+    let tool_cpu_s = after.tool.cpu_s - before.tool.cpu_s;
+    let tool_busy_cpu_s = after.tool.cpu_s - idle.tool.cpu_s;
     let per_message = |x: f64| {
         if delivered > 0 {
             x / delivered as f64
@@ -309,13 +378,18 @@ async fn run_technique(
             0.0
         }
     };
-    Ok(TechniqueReport {
-        clients: args.clients,
+    // From the first scheduled publish to the last delivery anywhere.
+    let delivering_s = recorder
+        .last_delivery_us
+        .saturating_sub(published.started_us) as f64
+        / 1e6;
+    TechniqueReport {
+        clients,
         requests: recorder.requests,
         empty_responses: recorder.empty_responses,
-        expected: ids.len() as u64 * args.clients as u64,
+        expected: published.ids.len() as u64 * clients as u64,
         delivered,
-        lost: recorder.lost(&ids),
+        lost: recorder.lost(&published.ids),
         duplicates: recorder.duplicates,
         gaps: recorder.gaps,
         bytes_up,
@@ -328,32 +402,30 @@ async fn run_technique(
             p999: recorder.latency_ms(0.999),
             max: recorder.latency_max_ms(),
         },
-        server_cpu_s: server_after.cpu_s - server_before.cpu_s,
+        server_cpu_s: after.server.cpu_s - before.server.cpu_s,
         server_rss_kb: if server.spawned() {
-            server_after.rss_peak_kb
+            after.server.rss_peak_kb
         } else {
-            server_after.rss_kb.max(server_idle.rss_kb)
+            after.server.rss_kb.max(idle.server.rss_kb)
         },
         tool_cpu_s,
         connections: recorder.connections,
         errors: recorder.errors,
-        published: ids.len() as u64,
-        publish_seconds,
-        // From the first scheduled publish to the last delivery anywhere.
-        deliveries_per_s: delivered as f64
-            / (recorder.last_delivery_us.saturating_sub(publish_started_us) as f64 / 1e6).max(1e-9),
+        published: published.ids.len() as u64,
+        publish_seconds: published.seconds,
+        deliveries_per_s: delivered as f64 / delivering_s.max(1e-9),
         burst_spread_ms: Spread {
             p50: spread_p50,
             max: spread_max,
         },
-        server_rss_idle_kb: server_idle.rss_kb,
-        server_rss_base_kb: server_before.rss_kb,
-        server_kb_per_client: server_idle.rss_kb.saturating_sub(server_before.rss_kb) as f64
-            / args.clients.max(1) as f64,
+        server_rss_idle_kb: idle.server.rss_kb,
+        server_rss_base_kb: before.server.rss_kb,
+        server_kb_per_client: idle.server.rss_kb.saturating_sub(before.server.rss_kb) as f64
+            / clients.max(1) as f64,
         requests_per_message: per_message(recorder.requests as f64),
-        tool_bound: tool_cpu_s > 0.9 * clock.elapsed().as_secs_f64(),
+        tool_bound: tool_busy_cpu_s > 0.9 * published.busy_seconds,
         latency_cdf: recorder.latency_cdf(),
-    })
+    }
 }
 
 /// Polls `done` every few milliseconds until it holds or `limit` passes;
@@ -369,11 +441,12 @@ async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     true
 }
 
-/// Each client needs a socket (the server too, when spawned): raise the
-/// soft open-files limit to the hard one, and say so if that is not enough.
+/// Each client needs a socket (and a spawned server one per client, in its
+/// own process): raise the soft open-files limit to the hard one, and say
+/// so if that is not enough.
 fn raise_open_files_limit(clients: usize) -> Result<(), Error> {
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
-    let needed = 2 * clients as u64 + 64;
+    let needed = clients as u64 + 128;
     if limit < needed {
         return Err(format!(
             "{clients} clients need about {needed} open files, but the limit is {limit}; \

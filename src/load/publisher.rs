@@ -51,7 +51,10 @@ pub async fn publish(
         .collect();
 
     let total = (rate * duration.as_secs_f64()).round() as u64;
-    let period = Duration::from_secs_f64(1.0 / rate.max(f64::MIN_POSITIVE));
+    if total == 0 {
+        return Vec::new(); // an idle run: clients connected, nothing published
+    }
+    let period = Duration::from_secs_f64(duration.as_secs_f64() / total as f64);
     let mut schedule = tokio::time::interval_at(Instant::now(), period);
     // A late tick is sent at once: the schedule is the schedule.
     schedule.set_missed_tick_behavior(MissedTickBehavior::Burst);

@@ -133,11 +133,39 @@ pub fn table(report: &Report) -> String {
         if t.tool_bound {
             let _ = writeln!(
                 out,
-                "warning: {name}: the load tool used {:.0}% of its core; these figures may \
-                 measure the tool, not the server (use fewer clients or a lower rate)",
-                100.0 * t.tool_cpu_s / t.publish_seconds.max(1e-9)
+                "warning: {name}: the load tool used its whole core while publishing; these \
+                 figures may measure the tool, not the server (use fewer clients or a lower rate)"
             );
         }
+    }
+    out
+}
+
+/// The results as a Markdown table, for the docs to quote.
+pub fn markdown(report: &Report) -> String {
+    let mut out = String::from(
+        "| technique | clients | requests | empty | delivered | lost | dup | gaps | bytes/msg | p50 ms | p99 ms | max ms | spread ms | server CPU s | server KB/client |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (name, t) in in_order(report) {
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            t.clients,
+            t.requests,
+            t.empty_responses,
+            t.delivered,
+            t.lost,
+            t.duplicates,
+            t.gaps,
+            t.bytes_per_message,
+            t.latency_ms.p50,
+            t.latency_ms.p99,
+            t.latency_ms.max,
+            t.burst_spread_ms.max,
+            t.server_cpu_s,
+            t.server_kb_per_client
+        );
     }
     out
 }
