@@ -27,7 +27,7 @@ struct Index<'a> {
 /// `GET /`
 pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let page = Index {
-        rate: state.config.rate,
+        rate: *state.generator_rate.borrow(),
         longpoll_timeout_s: state.config.longpoll_timeout.as_secs(),
         max_author: MAX_AUTHOR_CHARS,
         max_text: MAX_TEXT_CHARS,
