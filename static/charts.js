@@ -53,10 +53,12 @@ export function strip(element, samples, nowMs, windowMs) {
   element.replaceChildren();
   const left = 28;
   const y = (ms) => latencyAt(ms, height - 3, 3);
-  for (const [ms, label] of LATENCY_TICKS) {
+  for (const [ms] of LATENCY_TICKS) {
     svg(element, "line", { class: "grid", x1: left, x2: width, y1: y(ms), y2: y(ms) });
-    svg(element, "text", { class: "tick", x: left - 3, y: y(ms) + 3, "text-anchor": "end" }, label);
   }
+  // Too little height for four labels: the two ends say enough.
+  svg(element, "text", { class: "tick", x: left - 3, y: y(1000) + 6, "text-anchor": "end" }, "1 s");
+  svg(element, "text", { class: "tick", x: left - 3, y: y(1) + 2, "text-anchor": "end" }, "1 ms");
   for (const { at, ms } of samples) {
     if (at < nowMs - windowMs) continue;
     const x = left + ((at - (nowMs - windowMs)) / windowMs) * (width - left - 3);
@@ -72,14 +74,20 @@ export function cdf(element, series) {
   const box = { left: 34, right: width - 8, top: 6, bottom: height - 16 };
   const x = (ms) => latencyAt(ms, box.left, box.right);
   const y = (share) => box.bottom - share * (box.bottom - box.top);
-  for (const [ms, label] of [[0.1, "0.1 ms"], ...LATENCY_TICKS, [10000, "10 s"]]) {
+  const ticks = [[0.1, "0.1 ms"], ...LATENCY_TICKS, [10000, "10 s"]];
+  ticks.forEach(([ms, label], i) => {
+    const anchor = i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle";
     svg(element, "line", { class: "grid", x1: x(ms), x2: x(ms), y1: box.top, y2: box.bottom });
-    svg(element, "text", { class: "tick", x: x(ms), y: height - 4, "text-anchor": "middle" }, label);
-  }
+    svg(element, "text", { class: "tick", x: x(ms), y: height - 4, "text-anchor": anchor }, label);
+  });
   for (const share of [0, 0.5, 1]) {
     svg(element, "line", { class: "grid", x1: box.left, x2: box.right, y1: y(share), y2: y(share) });
     svg(element, "text", { class: "tick", x: box.left - 4, y: y(share) + 3, "text-anchor": "end" }, `${share * 100} %`);
   }
+  series.forEach(({ name, label, values }, i) => {
+    const legend = `${label}${values.length ? "" : " (no deliveries yet)"}`;
+    svg(element, "text", { class: "legend", "data-series": name, x: box.right - 4, y: box.bottom - 6 - (series.length - 1 - i) * 13, "text-anchor": "end" }, legend);
+  });
   for (const { name, values } of series) {
     if (values.length === 0) continue;
     const sorted = [...values].sort((a, b) => a - b);

@@ -16,7 +16,7 @@ export class Comparison {
   draw() {
     cdf(
       this.latency,
-      this.lanes.map((lane) => ({ name: lane.name, values: lane.samples.map((s) => s.ms) })),
+      this.lanes.map((lane) => ({ name: lane.name, label: lane.title, values: lane.samples.map((s) => s.ms) })),
     );
     bars(
       this.bytes,

@@ -42,6 +42,7 @@ export class Figures {
     const stalled = setTimeout(() => this.stalled(), STALL_MS);
     try {
       const stats = await requestJson("/api/stats");
+      if (this.latest && wentBack(this.latest, stats)) this.restarted();
       this.latest = stats;
       const now = performance.now();
       this.history.push({ at: now, stats });
@@ -61,6 +62,12 @@ export class Figures {
       "The figures have not updated for a while: the server does not answer, or every " +
       "connection this browser allows to it is in use (see the note on other tabs).";
     this.stalledNotice.hidden = false;
+  }
+
+  // The server restarted and its counters began again from zero: so do we.
+  restarted() {
+    this.baseline = null;
+    this.history = [];
   }
 
   // From now on, count from the current values.
@@ -125,6 +132,12 @@ export class Figures {
     set('[data-browser-stat="p50"]', formatMs(percentile(mine, 50)));
     set('[data-browser-stat="p99"]', formatMs(percentile(mine, 99)));
   }
+}
+
+// Counters only grow while a server runs; smaller ones mean a new run.
+function wentBack(before, now) {
+  if (now.uptime_s < before.uptime_s) return true;
+  return Object.keys(now.techniques).some((t) => now.techniques[t].requests < (before.techniques[t]?.requests ?? 0));
 }
 
 function formatNumber(value, digits) {

@@ -23,6 +23,8 @@ const SLANT_PX = 4;
 const NOW_INSET_PX = 8;
 // An answer this much (in pixels) later than its request shows the wait.
 const HELD_MIN_PX = 2 * SLANT_PX + 2;
+// Labels closer than this to the one before are left out, not piled up.
+const LABEL_GAP_PX = 11;
 
 export class Timeline {
   constructor(element, name) {
@@ -30,6 +32,7 @@ export class Timeline {
     this.name = name;
     this.items = [];
     this.band = null;
+    this.lastLabelY = -Infinity;
     this.layout();
     addEventListener("resize", () => this.layout());
   }
@@ -100,7 +103,10 @@ export class Timeline {
     );
   }
 
+  // A label, unless the last one is too close (a gap is always labelled).
   label(kind, x, y, text, anchor = "middle") {
+    if (!kind.includes("gap") && y - this.lastLabelY < LABEL_GAP_PX) return null;
+    this.lastLabelY = y;
     return this.keep(svg(this.scroll, "text", { class: `label ${kind}`, x, y: y.toFixed(1), "text-anchor": anchor }, text));
   }
 
