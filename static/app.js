@@ -21,11 +21,18 @@ const STRIP_WINDOW_MS = 60000;
 // Strips are redrawn at most this often, not at every frame.
 const STRIP_EVERY_MS = 250;
 
+// First, so that even a tab that gets no connection to the server says why.
+let lanes = null;
+watchTabs(document.querySelector('[data-notice="tabs"]'), () => {
+  lanes?.longpoll.pause();
+  lanes?.sse.pause();
+});
+
 const clock = await Clock.measure();
 document.querySelector("[data-clock]").textContent = clock.describe();
 
 const settings = readSettings();
-const lanes = {
+lanes = {
   poll: new Lane("poll", clock),
   longpoll: new Lane("longpoll", clock),
   sse: new Lane("sse", clock),
@@ -42,10 +49,6 @@ figures.onRefresh = () => comparison.draw();
 figures.run();
 
 wireControls({ lanes, figures, comparison, settings });
-watchTabs(document.querySelector('[data-notice="tabs"]'), () => {
-  lanes.longpoll.pause();
-  lanes.sse.pause();
-});
 
 let stripsDrawn = 0;
 function animate(now) {

@@ -10,6 +10,10 @@
 import { requestJson } from "./http.js";
 
 const SAMPLES = 7;
+// A sample slower than this is no use for the offset — and if the browser
+// has no free connection to the server (see tabs.js), waiting longer would
+// only keep the page from starting.
+const SAMPLE_TIMEOUT_MS = 2000;
 
 // Our own clock in µs since 1970: the monotonic clock anchored at page load,
 // so it never jumps while the page runs.
@@ -29,13 +33,13 @@ export class Clock {
     for (let i = 0; i < SAMPLES; i++) {
       try {
         const t0 = localNowUs();
-        const { now_us } = await requestJson("/api/time");
+        const { now_us } = await requestJson("/api/time", { signal: AbortSignal.timeout(SAMPLE_TIMEOUT_MS) });
         const t1 = localNowUs();
         if (!best || t1 - t0 < best.roundTrip) {
           best = { roundTrip: t1 - t0, offset: now_us - (t0 + t1) / 2 };
         }
       } catch {
-        // one lost sample is fine; the others decide
+        break; // no answer in time: go with what we have
       }
     }
     return best ? new Clock(best.offset, best.roundTrip / 2) : new Clock(0, Infinity);

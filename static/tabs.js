@@ -48,11 +48,11 @@ function show(notice, othersOpen) {
   const full = parked >= CONNECTIONS_PER_ORIGIN;
   notice.classList.toggle("full", full);
   notice.querySelector("p").textContent =
-    `${tabs} tabs of this page are open in this browser. Each keeps a long-poll and an SSE stream ` +
-    `open, and over HTTP/1.1 a browser opens at most ${CONNECTIONS_PER_ORIGIN} connections to one server: ` +
-    `${parked} of ${CONNECTIONS_PER_ORIGIN} are parked. ` +
+    `${tabs} tabs of this page are open. Each parks a long-poll and an SSE stream, and over ` +
+    `HTTP/1.1 a browser opens at most ${CONNECTIONS_PER_ORIGIN} connections to a server: ` +
+    `${Math.min(parked, CONNECTIONS_PER_ORIGIN)} of ${CONNECTIONS_PER_ORIGIN} are taken` +
     (full
-      ? "They are all in use, so other requests to this server wait silently until one frees up. "
-      : `At ${CONNECTIONS_PER_ORIGIN / PARKED_PER_TAB} tabs they would all be in use. `) +
-    "Close a tab, or pause its long-poll and SSE lanes.";
+      ? ", so other requests to it wait silently until one frees up. "
+      : ` (at ${CONNECTIONS_PER_ORIGIN / PARKED_PER_TAB} tabs, all of them). `) +
+    "Close a tab, or pause lanes.";
 }

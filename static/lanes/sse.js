@@ -24,15 +24,16 @@ export async function run(lane) {
 
 // One stream, until it breaks ("error") or the lane is paused ("paused").
 function listen(lane, request, cursor, backoff) {
+  const signal = lane.signal; // this connection's; a resume makes a new one
   return new Promise((resolve) => {
     const source = new EventSource(`/api/sse?${cursor.query()}`);
     const end = (why) => {
       source.close();
-      lane.signal.removeEventListener("abort", paused);
+      signal.removeEventListener("abort", paused);
       resolve(why);
     };
     const paused = () => end("paused");
-    lane.signal.addEventListener("abort", paused);
+    signal.addEventListener("abort", paused);
 
     source.addEventListener("open", () => {
       lane.opened(request, "200 event-stream");

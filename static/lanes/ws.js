@@ -24,6 +24,7 @@ export async function run(lane) {
 
 // One socket, until it closes ("error") or the lane is paused ("paused").
 function listen(lane, request, cursor, backoff) {
+  const signal = lane.signal; // this connection's; a resume makes a new one
   return new Promise((resolve) => {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws?${cursor.query()}`);
@@ -32,11 +33,11 @@ function listen(lane, request, cursor, backoff) {
       if (done) return;
       done = true;
       socket.close(1000);
-      lane.signal.removeEventListener("abort", paused);
+      signal.removeEventListener("abort", paused);
       resolve(why);
     };
     const paused = () => end("paused");
-    lane.signal.addEventListener("abort", paused);
+    signal.addEventListener("abort", paused);
 
     socket.addEventListener("open", () => {
       lane.opened(request, "101 Switching");
