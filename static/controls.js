@@ -36,6 +36,12 @@ export function wireControls({ lanes, figures, comparison, settings }) {
 
 function wireRate(form) {
   const send = async () => {
+    // The field knows its limits (min 0, max 100): say so without a round
+    // trip. The server checks again, as it must.
+    if (!form.rate.checkValidity()) {
+      form.status.value = form.rate.validationMessage;
+      return;
+    }
     try {
       const { rate } = await postJson("/api/generator", { rate: Number(form.rate.value) });
       form.rate.value = rate;

@@ -2,8 +2,9 @@
 // playwright-core) loads the page from a running pushlab, waits until all
 // four lanes receive messages, publishes through the box and sees the
 // message arrive in every lane, publishes HTML and sees it shown as text
-// (no dialog, no element), notices a second tab, and saves a screenshot at
-// 1280×720. Fails on any console error.
+// (no dialog, no element), pauses and resumes a lane, sets the generator
+// rate (and sees a bad one refused), notices a second tab, and saves a
+// screenshot at 1280×720. Fails on any console error.
 //
 //   node tests/browser/page.test.mjs http://127.0.0.1:PORT/ target/browser/page.png
 //
@@ -127,6 +128,27 @@ async function main(context) {
     LANES,
     { timeout: STEP_MS },
   );
+
+  step("pausing and resuming the SSE lane");
+  const sse = page.locator('[data-lane="sse"]');
+  await sse.locator('[data-action="pause"]').click();
+  await sse.locator('[data-connection]').filter({ hasText: "paused" }).waitFor({ timeout: STEP_MS });
+  const lastBeforePause = Number(await sse.locator(".messages li[data-id]").first().getAttribute("data-id"));
+  await sse.locator('[data-action="pause"]').click();
+  await page.waitForFunction(
+    (last) => Number(document.querySelector('[data-lane="sse"] .messages li[data-id]').dataset.id) > last,
+    lastBeforePause,
+    { timeout: STEP_MS },
+  );
+
+  step("setting the generator rate: a refused value, then a good one");
+  const rate = page.locator('form[data-action="rate"]');
+  await rate.locator('[name="rate"]').fill("500");
+  await rate.locator('[name="rate"]').press("Enter");
+  await rate.locator("output").filter({ hasText: "100" }).waitFor({ timeout: STEP_MS });
+  await rate.locator('[name="rate"]').fill("4");
+  await rate.locator('[name="rate"]').press("Enter");
+  await rate.locator("output").filter({ hasText: "set" }).waitFor({ timeout: STEP_MS });
 
   step("opening a second tab, which the first must notice");
   const second = await context.newPage();
