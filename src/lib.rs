@@ -11,9 +11,11 @@
 //! - [`publish`] — what a user may post, for POST and WebSocket alike.
 //! - [`stats`] — the counters and latency histograms per technique.
 //! - [`traffic`] — the middleware that counts requests and bytes on the wire.
-//! - [`origin`] — the Origin check that guards WebSockets.
+//! - [`origin`] — the Origin check that guards WebSockets and the controls.
 //! - [`process`] — CPU and memory of a process, from `/proc`.
 //! - [`api`] — `/api/stats`, `/metrics`, `/healthz`.
+//! - [`clock`] — `/api/time`, the server's clock for the page's latency.
+//! - [`rate`] — `/api/generator`, the generator's rate, changed live.
 //! - [`web`] — the page, the docs and the static files, embedded.
 //! - [`error`] — the API's one error type, rendered as JSON.
 //! - [`config`], [`state`] — the settings and what handlers share.
@@ -22,6 +24,7 @@
 //! resolves: `main` passes Ctrl-C/SIGTERM, the tests a channel.
 
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod cursor;
 pub mod error;
@@ -31,6 +34,7 @@ pub mod load;
 pub mod origin;
 pub mod process;
 pub mod publish;
+pub mod rate;
 pub mod state;
 pub mod stats;
 pub mod techniques;
@@ -66,7 +70,7 @@ pub async fn run(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let generator = actix_web::rt::spawn(generator::run(
         state.hub.clone(),
-        state.config.rate,
+        state.generator_rate.subscribe(),
         state.shutdown.clone(),
     ));
 
@@ -112,6 +116,13 @@ fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
                 .route(routes::post().to(publish::post_message))
                 .default_service(routes::to(error::method_not_allowed)),
         )
+        .service(
+            routes::resource("/api/generator")
+                .route(routes::get().to(rate::get))
+                .route(routes::post().to(rate::set))
+                .default_service(routes::to(error::method_not_allowed)),
+        )
+        .service(get_only("/api/time", clock::time))
         .service(get_only("/api/stats", api::stats))
         .service(get_only("/metrics", api::metrics))
         .service(get_only("/healthz", api::healthz))

@@ -1,8 +1,9 @@
-//! What every handler shares: the hub, the counters, the settings and the
-//! shutdown signal.
+//! What every handler shares: the hub, the counters, the settings, the
+//! generator's rate and the shutdown signal.
 
 use std::sync::Arc;
 
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -14,6 +15,10 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub stats: Arc<Stats>,
     pub config: Arc<Config>,
+    /// The generator's rate in messages per second. `config.rate` is only
+    /// where it starts: `POST /api/generator` sends a new one, and the
+    /// generator, holding the receiving end, follows at once.
+    pub generator_rate: Arc<watch::Sender<f64>>,
     /// Cancelled when the server begins to shut down: parked long-polls
     /// answer, SSE streams end and WebSockets close with 1001, so the
     /// graceful stop does not wait for connections that would never end.
@@ -25,6 +30,7 @@ impl AppState {
         AppState {
             hub: Hub::new(config.history as usize),
             stats: Arc::new(Stats::new()),
+            generator_rate: Arc::new(watch::Sender::new(config.rate)),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
         }

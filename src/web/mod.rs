@@ -2,6 +2,7 @@
 //! compiled into the binary so pushlab runs from any folder, offline.
 
 pub mod assets;
+pub mod lanes;
 pub mod page;
 
 use actix_web::web;

@@ -5,6 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use super::lanes::{LANES, Lane};
 use crate::error::ApiError;
 use crate::publish::{MAX_AUTHOR_CHARS, MAX_TEXT_CHARS};
 use crate::state::AppState;
@@ -22,16 +23,36 @@ struct Index<'a> {
     max_author: usize,
     max_text: usize,
     epoch: &'a str,
+    lanes: &'a [Lane],
+    /// The choices of the poll-interval control, in milliseconds.
+    poll_intervals: &'a [u32],
+    /// The choices of the long-poll timeout control, in seconds.
+    longpoll_timeouts: &'a [u64],
 }
+
+/// From "hammering" to "lazy": 4 requests a second down to one in 10 s.
+const POLL_INTERVALS_MS: [u32; 6] = [250, 500, 1000, 2000, 5000, 10_000];
+
+/// The server's default is added to these if it is not one of them.
+const LONGPOLL_TIMEOUTS_S: [u64; 5] = [2, 5, 10, 25, 55];
 
 /// `GET /`
 pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let default_timeout = state.config.longpoll_timeout.as_secs();
+    let mut timeouts = LONGPOLL_TIMEOUTS_S.to_vec();
+    if (1..=60).contains(&default_timeout) && !timeouts.contains(&default_timeout) {
+        timeouts.push(default_timeout);
+        timeouts.sort_unstable();
+    }
     let page = Index {
-        rate: state.config.rate,
-        longpoll_timeout_s: state.config.longpoll_timeout.as_secs(),
+        rate: *state.generator_rate.borrow(),
+        longpoll_timeout_s: default_timeout,
         max_author: MAX_AUTHOR_CHARS,
         max_text: MAX_TEXT_CHARS,
         epoch: state.hub.epoch(),
+        lanes: &LANES,
+        poll_intervals: &POLL_INTERVALS_MS,
+        longpoll_timeouts: &timeouts,
     };
     let html = page.render().map_err(|e| {
         ApiError::new(

@@ -4,6 +4,7 @@
 //! are the point.
 
 mod bad_input;
+mod controls;
 mod counters;
 mod helpers;
 mod load;

@@ -37,6 +37,81 @@ async fn the_page_renders_with_four_lanes() {
     );
 }
 
+/// Every lane carries the figures DESIGN.md names, and nothing on the page is inline.
+#[tokio::test]
+async fn the_page_marks_its_figures_and_has_no_inline_code() {
+    let app = spawn_app(test_config());
+    let html = app
+        .http
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for stat in ["requests", "empty", "messages", "bytes", "p50", "p99"] {
+        let marker = format!("data-stat=\"{stat}\"");
+        assert_eq!(html.matches(&marker).count(), 4, "{marker} once per lane");
+    }
+    for field in ["name=\"author\"", "name=\"text\""] {
+        assert!(html.contains(field), "{field}");
+    }
+    for chapter in [
+        "02-short-polling",
+        "03-long-polling",
+        "04-server-sent-events",
+        "05-websocket",
+    ] {
+        assert!(
+            html.contains(&format!("href=\"/docs/{chapter}\"")),
+            "{chapter}"
+        );
+    }
+    assert!(!html.contains("style="), "no inline styles");
+    assert!(!has_event_handler(&html), "no inline event handlers");
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("<script type=\"module\" src=").count(),
+        "scripts only from files"
+    );
+}
+
+/// Does `html` have an attribute like ` onerror=`?
+fn has_event_handler(html: &str) -> bool {
+    html.match_indices(" on").any(|(at, _)| {
+        let rest = &html[at + 3..];
+        let name_len = rest.bytes().take_while(|b| b.is_ascii_lowercase()).count();
+        name_len > 0 && rest[name_len..].starts_with('=')
+    })
+}
+
+/// The page's modules, in subfolders too, are served as JavaScript.
+#[tokio::test]
+async fn the_page_modules_are_served() {
+    let app = spawn_app(test_config());
+    for module in [
+        "app.js",
+        "lane.js",
+        "timeline.js",
+        "charts.js",
+        "lanes/poll.js",
+        "lanes/longpoll.js",
+        "lanes/sse.js",
+        "lanes/ws.js",
+    ] {
+        let response = app
+            .http
+            .get(app.url(&format!("/static/{module}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{module}");
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with("text/javascript"), "{module}");
+    }
+}
+
 /// GET /healthz answers 200, and the docs are served.
 #[tokio::test]
 async fn health_and_docs_are_served() {

@@ -1,0 +1,33 @@
+//! `GET /api/time`: the server's clock, so a browser can measure latency.
+//!
+//! Every message carries `published_at_us`, the server's clock when it was
+//! published. A browser that subtracts it from its own clock gets the
+//! delivery latency plus however far its clock is off — on a student's
+//! laptop that may be more than the latency itself. So the page first asks
+//! for the time a few times, NTP-style: with `t0` sent, `t1` received and
+//! the server's `now_us` in between, the offset is
+//! `now_us - (t0 + t1) / 2`, uncertain by at most half the round trip, and
+//! the sample with the shortest round trip is the one to trust.
+//!
+//! Like `/api/stats` it is not counted as traffic of any technique.
+
+use actix_web::HttpResponse;
+use actix_web::http::header::{CacheControl, CacheDirective};
+use serde::Serialize;
+
+use crate::hub::now_us;
+
+#[derive(Serialize)]
+struct Time {
+    /// Server time in microseconds since the Unix epoch, the clock
+    /// `published_at_us` is read from.
+    now_us: u64,
+}
+
+/// `GET /api/time` → `{"now_us": 1795786447000000}`
+pub async fn time() -> HttpResponse {
+    HttpResponse::Ok()
+        // A cached time is a wrong time.
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .json(Time { now_us: now_us() })
+}

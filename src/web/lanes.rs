@@ -1,0 +1,64 @@
+//! The four lanes as the page introduces them: a name, a one-line summary
+//! under it, and the two or three sentences below the charts that tell a
+//! student what the drawing shows, with the chapter that explains why.
+//!
+//! Kept as data rather than written into the template four times, so the
+//! lanes stay alike and the prose is in one place.
+
+/// One technique's lane on the page.
+pub struct Lane {
+    /// The `data-lane` key, the same name as in `/api/stats`.
+    pub key: &'static str,
+    pub name: &'static str,
+    /// One line, short enough for a quarter of a projector.
+    pub summary: &'static str,
+    /// "What you are seeing".
+    pub seeing: &'static str,
+    /// The docs chapter, under `/docs/`.
+    pub chapter: &'static str,
+}
+
+pub const LANES: [Lane; 4] = [
+    Lane {
+        key: "poll",
+        name: "Short polling",
+        summary: "asks on a timer: any news? — mostly no",
+        seeing: "Each zigzag is one request and its answer, and most answers come back \
+                 thin and grey: empty. The browser asks whether or not anything happened, \
+                 so a message waits on average half the interval for the next question. \
+                 Shorten the interval and latency falls while requests and bytes per \
+                 message climb.",
+        chapter: "02-short-polling",
+    },
+    Lane {
+        key: "longpoll",
+        name: "Long-polling",
+        summary: "asks, and the server waits until there is news",
+        seeing: "The browser asks once and the server holds the question open (the \
+                 dotted stretch on the right) until a message arrives or the timeout \
+                 passes. Latency drops to about one round trip and empty answers to one \
+                 per timeout; the price is a parked request, one of the six connections \
+                 a browser opens to a server over HTTP/1.1.",
+        chapter: "03-long-polling",
+    },
+    Lane {
+        key: "sse",
+        name: "Server-Sent Events",
+        summary: "one response that never ends",
+        seeing: "One request, and a response that stays open: the band is the stream, \
+                 each tick a message the server wrote into it. No request per message, \
+                 no empty answers; when the stream breaks, the browser comes back with \
+                 the last id it saw and the server sends what it missed.",
+        chapter: "04-server-sent-events",
+    },
+    Lane {
+        key: "ws",
+        name: "WebSocket",
+        summary: "one upgraded socket, frames both ways",
+        seeing: "One HTTP request is upgraded (101 Switching Protocols), and from then \
+                 on the socket carries frames in both directions: each tick is one \
+                 message with a few bytes of framing. The cheapest lane per message; \
+                 the server pings to notice a peer that silently vanished.",
+        chapter: "05-websocket",
+    },
+];

@@ -1,0 +1,29 @@
+// Below the lanes, the four techniques in one picture each: how fast the
+// messages arrived in this browser (a cumulative distribution: the further
+// left and the steeper, the better), and what one delivered message cost on
+// the wire (server counters, headers and framing included).
+
+import { bars, cdf } from "./charts.js";
+
+export class Comparison {
+  constructor(lanes, figures) {
+    this.lanes = Object.values(lanes);
+    this.figures = figures;
+    this.latency = document.querySelector('[data-chart="cdf"]');
+    this.bytes = document.querySelector('[data-chart="bytes"]');
+  }
+
+  draw() {
+    cdf(
+      this.latency,
+      this.lanes.map((lane) => ({ name: lane.name, label: lane.title, values: lane.samples.map((s) => s.ms) })),
+    );
+    bars(
+      this.bytes,
+      this.lanes.map((lane) => {
+        const value = this.figures.bytesPerMessage(lane.name);
+        return { name: lane.name, label: lane.title, value, text: value === null ? "" : `${value.toFixed(0)} B` };
+      }),
+    );
+  }
+}

@@ -1,0 +1,202 @@
+// A lane: the one object each technique's client reports to, and the pause
+// button it obeys. The client says what happened on the wire — a request
+// went out, an answer came back, a stream opened, a message arrived, the
+// connection broke — and the lane draws it on the timeline, lists the
+// messages (as text, never as HTML), and keeps this browser's own latency
+// measurements for the figures and charts.
+
+import { Timeline } from "./timeline.js";
+
+// Messages listed under the lane; the timeline and figures tell the rest.
+const SHOWN_MESSAGES = 3;
+// Latency samples kept for the browser's p50/p99 and the charts.
+const KEPT_SAMPLES = 1000;
+
+export class Lane {
+  constructor(name, clock) {
+    this.name = name;
+    this.clock = clock;
+    this.root = document.querySelector(`[data-lane="${name}"]`);
+    this.title = this.root.querySelector("h2").textContent;
+    this.timeline = new Timeline(this.root.querySelector(".timeline"), name);
+    this.list = this.root.querySelector(".messages");
+    this.connection = this.root.querySelector("[data-connection]");
+    this.pauseButton = this.root.querySelector('[data-action="pause"]');
+    // { at: performance.now() ms, ms: latency } of recent deliveries.
+    this.samples = [];
+    this.paused = false;
+    this.controller = new AbortController();
+    this.resumed = Promise.resolve();
+    this.endPause = () => {};
+    this.endWait = () => {};
+  }
+
+  // ---- what a client reports ----
+
+  // A request goes out (for SSE and WebSocket: the one that opens the stream).
+  asked() {
+    this.status("connecting");
+    return this.timeline.request();
+  }
+
+  // A poll's answer came back: {messages, missed, reset, …}.
+  answered(request, answer) {
+    this.timeline.answer(request, answer.messages.length);
+    if (answer.missed > 0 || answer.reset) this.gap(answer);
+    answer.messages.forEach((message) => this.deliver(message));
+  }
+
+  // The stream is open: 200 for SSE, 101 for WebSocket.
+  opened(request, label) {
+    this.timeline.open(request, label);
+    this.status("open");
+  }
+
+  // One message arrived on the open stream.
+  received(message) {
+    this.timeline.tick();
+    this.deliver(message);
+  }
+
+  // The server could not give us everything after our cursor.
+  gap({ missed, reset }) {
+    const text = reset ? "server restarted: starting over" : `missed ${missed}`;
+    this.timeline.mark(text, "gap");
+    this.note(text);
+  }
+
+  // The stream ended: "paused" by us, or "error" (it broke or was closed).
+  closed(request, why) {
+    this.timeline.close(request, why);
+    this.status(why === "paused" ? "paused" : "closed");
+  }
+
+  // A request failed. Unless we aborted it by pausing, wait before retrying.
+  async failed(request, error, backoff) {
+    if (this.paused) {
+      this.timeline.cancel(request);
+      return;
+    }
+    this.timeline.fail(request, error.status ? String(error.status) : "error");
+    await this.retryAfter(backoff);
+  }
+
+  async retryAfter(backoff) {
+    const delay = backoff.next();
+    const seconds = (delay / 1000).toFixed(1);
+    this.timeline.mark(`reconnect in ${seconds} s`, "reconnect");
+    this.status(`reconnecting in ${seconds} s`);
+    await this.wait(delay);
+  }
+
+  // ---- pausing and waiting ----
+
+  // Resolves at once, or when a paused lane is resumed.
+  running() {
+    return this.resumed;
+  }
+
+  // Aborted when the lane is paused: clients pass it to fetch, or close
+  // their stream on it.
+  get signal() {
+    return this.controller.signal;
+  }
+
+  // Waits `ms`, or less if the lane is paused or a setting changes.
+  wait(ms) {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.endWait = () => {};
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.endWait = done;
+    });
+  }
+
+  // A setting changed: stop waiting and use it now.
+  nudge() {
+    this.endWait();
+  }
+
+  pause() {
+    if (this.paused) return;
+    this.paused = true;
+    this.resumed = new Promise((resolve) => {
+      this.endPause = resolve;
+    });
+    this.controller.abort();
+    this.endWait();
+    this.timeline.mark("paused", "pause");
+    this.showPaused();
+  }
+
+  resume() {
+    if (!this.paused) return;
+    this.paused = false;
+    this.controller = new AbortController();
+    this.resumed = Promise.resolve();
+    this.endPause();
+    this.timeline.mark("resumed", "pause");
+    this.showPaused();
+  }
+
+  toggle() {
+    if (this.paused) this.resume();
+    else this.pause();
+  }
+
+  clearSamples() {
+    this.samples = [];
+  }
+
+  // ---- drawing ----
+
+  deliver(message) {
+    const ms = this.clock.latencyMs(message.published_at_us);
+    this.samples.push({ at: performance.now(), ms });
+    if (this.samples.length > KEPT_SAMPLES) this.samples.shift();
+    this.show(message);
+  }
+
+  // Author and text come from users: textContent only.
+  show(message) {
+    const item = document.createElement("li");
+    item.dataset.id = message.id;
+    const id = document.createElement("span");
+    id.className = "id";
+    id.textContent = `#${message.id}`;
+    const author = document.createElement("span");
+    author.className = "author";
+    author.textContent = message.author;
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = message.text;
+    item.append(id, author, text);
+    this.prepend(item);
+  }
+
+  note(text) {
+    const item = document.createElement("li");
+    item.className = "gap";
+    item.textContent = text;
+    this.prepend(item);
+  }
+
+  prepend(item) {
+    this.list.prepend(item);
+    while (this.list.children.length > SHOWN_MESSAGES) this.list.lastChild.remove();
+  }
+
+  status(text) {
+    if (this.connection) this.connection.textContent = this.paused ? "paused" : text;
+  }
+
+  showPaused() {
+    this.pauseButton.textContent = this.paused ? "resume" : "pause";
+    this.pauseButton.setAttribute("aria-pressed", String(this.paused));
+    this.root.classList.toggle("paused", this.paused);
+    this.status(this.paused ? "paused" : "connecting");
+  }
+}
