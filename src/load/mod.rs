@@ -423,7 +423,7 @@ fn report_of(
         server_kb_per_client: idle.server.rss_kb.saturating_sub(before.server.rss_kb) as f64
             / clients.max(1) as f64,
         requests_per_message: per_message(recorder.requests as f64),
-        tool_bound: tool_busy_cpu_s > 0.9 * published.busy_seconds,
+        tool_bound: !published.ids.is_empty() && tool_busy_cpu_s > 0.9 * published.busy_seconds,
         latency_cdf: recorder.latency_cdf(),
     }
 }
