@@ -12,3 +12,4 @@ mod ordering;
 mod page;
 mod shutdown;
 mod websocket;
+mod ws_accept;
