@@ -16,6 +16,7 @@ use actix_web::http::{StatusCode, header};
 
 use crate::error::ApiError;
 
+// docs:start origin-check
 pub fn check(req: &HttpRequest, allowed: &[String]) -> Result<(), ApiError> {
     let Some(origin) = req.headers().get(header::ORIGIN) else {
         return Ok(());
@@ -45,6 +46,7 @@ pub fn check(req: &HttpRequest, allowed: &[String]) -> Result<(), ApiError> {
         ),
     ))
 }
+// docs:end origin-check
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,8 @@
 
 mod bad_input;
 mod counters;
+mod docs;
+mod excerpts;
 mod helpers;
 mod load;
 mod longpoll;
