@@ -207,6 +207,7 @@ impl Hub {
         self.lagged.load(Ordering::Relaxed)
     }
 
+    // docs:start publish
     /// Publishes a message and wakes every subscriber. The caller has
     /// validated author and text.
     pub fn publish(&self, author: &str, text: &str) -> Arc<Message> {
@@ -227,6 +228,7 @@ impl Hub {
         let _ = self.wakeups.send(Arc::clone(&message));
         message
     }
+    // docs:end publish
 
     /// The messages after `since`, answered at once.
     pub fn read(&self, since: Since) -> (Batch, u64) {
@@ -234,6 +236,7 @@ impl Hub {
         (ring.after(since), ring.last_id)
     }
 
+    // docs:start lost-wakeup
     /// Registers for wake-ups and takes the backlog after `since` in one
     /// step.
     pub fn subscribe(self: &Arc<Self>, since: Since) -> Subscription {
@@ -260,6 +263,7 @@ impl Hub {
             next: start,
         }
     }
+    // docs:end lost-wakeup
 
     fn lock(&self) -> MutexGuard<'_, Ring> {
         // The ring stays consistent even if a holder panicked: each method

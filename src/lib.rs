@@ -12,6 +12,7 @@
 //! - [`stats`] — the counters and latency histograms per technique.
 //! - [`traffic`] — the middleware that counts requests and bytes on the wire.
 //! - [`origin`] — the Origin check that guards WebSockets and the controls.
+//! - [`ws_accept`] — the WebSocket handshake's accept key, step by step.
 //! - [`process`] — CPU and memory of a process, from `/proc`.
 //! - [`api`] — `/api/stats`, `/metrics`, `/healthz`.
 //! - [`clock`] — `/api/time`, the server's clock for the page's latency.
@@ -40,6 +41,7 @@ pub mod stats;
 pub mod techniques;
 pub mod traffic;
 pub mod web;
+pub mod ws_accept;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -126,6 +128,7 @@ fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
         .service(get_only("/api/stats", api::stats))
         .service(get_only("/metrics", api::metrics))
         .service(get_only("/healthz", api::healthz))
+        .service(get_only("/api/ws-accept", ws_accept::handle))
         .configure(web::routes)
         .default_service(routes::to(error::not_found));
 }

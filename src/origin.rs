@@ -21,6 +21,7 @@ use actix_web::http::{StatusCode, header};
 
 use crate::error::ApiError;
 
+// docs:start origin-check
 /// For WebSockets: no Origin, our own, or one named with `--allowed-origin`.
 pub fn check(req: &HttpRequest, allowed: &[String]) -> Result<(), ApiError> {
     let Some(origin) = origin_of(req) else {
@@ -72,6 +73,7 @@ fn is_same_origin(req: &HttpRequest, origin: &str) -> bool {
 fn forbidden(message: String) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden_origin", message)
 }
+// docs:end origin-check
 
 #[cfg(test)]
 mod tests {

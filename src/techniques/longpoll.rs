@@ -25,6 +25,7 @@ use crate::hub::Batch;
 use crate::state::AppState;
 use crate::stats::Technique;
 
+// docs:start longpoll-handler
 /// `GET /api/longpoll?since=ID&timeout=SECS`
 pub async fn handle(
     state: web::Data<AppState>,
@@ -51,3 +52,4 @@ pub async fn handle(
         subscription.next(),
     ))
 }
+// docs:end longpoll-handler

@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::stats::Technique;
 
+// docs:start poll-handler
 /// `GET /api/poll?since=ID`
 pub async fn handle(
     state: web::Data<AppState>,
@@ -32,3 +33,4 @@ pub async fn handle(
     let stats = state.stats.technique(Technique::poll);
     Ok(super::poll_answer(stats, state.hub.epoch(), &batch, next))
 }
+// docs:end poll-handler

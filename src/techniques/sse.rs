@@ -113,6 +113,7 @@ impl EventStream {
         }
     }
 
+    // docs:start sse-encode
     /// All events of one batch in one chunk, so they go out in one write.
     fn encode(&self, batch: &Batch) -> Bytes {
         let stats = self.state.stats.technique(Technique::sse);
@@ -134,8 +135,10 @@ impl EventStream {
         stats.missed(batch.missed);
         Bytes::from(out)
     }
+    // docs:end sse-encode
 }
 
+// docs:start sse-hello
 /// `retry:` for the browser, and an `event: hello` naming the epoch and the
 /// cursor the stream starts from.
 fn hello(subscription: &Subscription) -> Bytes {
@@ -145,3 +148,4 @@ fn hello(subscription: &Subscription) -> Bytes {
         subscription.next()
     ))
 }
+// docs:end sse-hello

@@ -167,6 +167,7 @@ impl Connection {
         }
         // One wait for the shutdown for the whole session, not one per step.
         let mut shutdown = std::pin::pin!(self.state.shutdown.clone().cancelled_owned());
+        // docs:start ws-loop
         let ending: Ending = loop {
             let step = tokio::select! {
                 biased;
@@ -179,6 +180,7 @@ impl Connection {
                 break ending;
             }
         };
+        // docs:end ws-loop
         if let Some(reason) = ending {
             let _ = self.session.close(Some(reason)).await; // the peer may be gone
         }
@@ -289,6 +291,7 @@ fn close(code: CloseCode, description: &str) -> CloseReason {
     }
 }
 
+// docs:start close-codes
 /// The RFC 6455 close code for a frame we could not accept, or `None` when
 /// the connection itself failed and there is nobody to tell.
 fn protocol_close(error: &ProtocolError) -> Ending {
@@ -307,6 +310,7 @@ fn protocol_close(error: &ProtocolError) -> Ending {
     };
     Some(reason)
 }
+// docs:end close-codes
 
 /// The peer started the closing handshake: answer with its code if that is
 /// a code a peer may send, else with 1002.

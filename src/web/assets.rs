@@ -1,14 +1,14 @@
-//! Files embedded at compile time: `static/` (scripts, styles) and `docs/`
-//! (the chapters, as Markdown).
+//! Files embedded at compile time: `static/` (scripts and styles). The
+//! chapters, which are rendered rather than served as they are, live in
+//! `docs.rs`.
 
-use actix_web::http::header::{self, CacheControl, CacheDirective};
+use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, web};
 use include_dir::{Dir, include_dir};
 
 use crate::error::ApiError;
 
 static STATIC: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/static");
-static DOCS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/docs");
 
 /// `GET /static/{path}`
 pub async fn static_file(
@@ -25,27 +25,8 @@ pub async fn static_file(
         .body(file.contents()))
 }
 
-/// `GET /docs`: the index of the chapters.
-pub async fn docs_index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    markdown(&req, "README.md")
-}
-
-/// `GET /docs/{chapter}`, with or without `.md`.
-pub async fn doc(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let name = path.trim_end_matches(".md");
-    markdown(&req, &format!("{name}.md"))
-}
-
-fn markdown(req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {
-    let file = DOCS
-        .get_file(name)
-        .ok_or_else(|| ApiError::not_found(req))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/markdown; charset=utf-8"))
-        .body(file.contents()))
-}
-
-fn content_type(path: &str) -> &'static str {
+/// The `Content-Type` for a file name, by its extension.
+pub fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next() {
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
@@ -53,6 +34,9 @@ fn content_type(path: &str) -> &'static str {
         Some("png") => "image/png",
         Some("json") => "application/json",
         Some("html") => "text/html; charset=utf-8",
+        Some("md") => "text/markdown; charset=utf-8",
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("txt") => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
 }

@@ -2,6 +2,7 @@
 //! compiled into the binary so pushlab runs from any folder, offline.
 
 pub mod assets;
+pub mod docs;
 pub mod lanes;
 pub mod page;
 
@@ -11,6 +12,6 @@ use actix_web::web;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(page::index))
         .route("/static/{path:.*}", web::get().to(assets::static_file))
-        .route("/docs", web::get().to(assets::docs_index))
-        .route("/docs/{path:.*}", web::get().to(assets::doc));
+        .route("/docs", web::get().to(docs::index))
+        .route("/docs/{path:.*}", web::get().to(docs::chapter));
 }

@@ -6,6 +6,8 @@
 mod bad_input;
 mod controls;
 mod counters;
+mod docs;
+mod excerpts;
 mod helpers;
 mod load;
 mod longpoll;
@@ -13,3 +15,4 @@ mod ordering;
 mod page;
 mod shutdown;
 mod websocket;
+mod ws_accept;
