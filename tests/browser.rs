@@ -8,14 +8,14 @@
 //! tests/browser`) the test says "skipped" and passes — unless `CI` is set,
 //! where a skipped browser test would be a silent hole, so it fails.
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+mod support;
 
-use tokio::sync::oneshot;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Server, wait_bounded};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The whole browser run; every step inside has its own, shorter bound.
@@ -40,7 +40,11 @@ fn the_page_works_in_a_real_browser() {
         return;
     }
 
-    let server = Server::start();
+    let server = Server::start(pushlab::Config {
+        rate: RATE,
+        workers: Some(2),
+        ..pushlab::Config::default()
+    });
     let screenshot = root.join("target/browser/page.png");
     let node = Command::new("node")
         .arg(root.join("tests/browser/page.test.mjs"))
@@ -69,57 +73,5 @@ fn missing_tools(root: &Path) -> Option<String> {
     match Command::new("node").arg("--version").output() {
         Ok(out) if out.status.success() => None,
         _ => Some("node (Node.js 20 or later)".into()),
-    }
-}
-
-/// Waits for `child` at most `limit`; kills it after that. Its exit code,
-/// or `None` if it was killed or died of a signal.
-fn wait_bounded(mut child: Child, limit: Duration) -> Option<i32> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status.code(),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            _ => {
-                let _ = child.kill(); // it may have exited just now
-                let _ = child.wait();
-                eprintln!("the browser test took longer than {limit:?} and was stopped");
-                return None;
-            }
-        }
-    }
-}
-
-/// pushlab on 127.0.0.1:0, in its own thread, until `stop`.
-struct Server {
-    addr: std::net::SocketAddr,
-    stop: oneshot::Sender<()>,
-    thread: JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        let addr = listener
-            .local_addr()
-            .expect("a bound listener has an address");
-        let config = pushlab::Config {
-            rate: RATE,
-            workers: Some(2),
-            ..pushlab::Config::default()
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(pushlab::run(listener, config, async {
-                let _ = stopped.await; // a dropped sender stops the server too
-            }))
-        });
-        Server { addr, stop, thread }
-    }
-
-    fn stop(self) {
-        let _ = self.stop.send(()); // the server may have stopped on its own
-        let served = self.thread.join().expect("the server thread panicked");
-        served.expect("the server ran");
     }
 }

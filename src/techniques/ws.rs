@@ -294,18 +294,27 @@ fn close(code: CloseCode, description: &str) -> CloseReason {
 // docs:start close-codes
 /// The RFC 6455 close code for a frame we could not accept, or `None` when
 /// the connection itself failed and there is nobody to tell.
+///
+/// actix reports three different refusals as plain I/O errors; only their
+/// text tells them apart, so it is matched here, in one place.
 fn protocol_close(error: &ProtocolError) -> Ending {
     let reason = match error {
         ProtocolError::Overflow => close(CloseCode::Size, "frame too large"),
-        ProtocolError::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
-            close(CloseCode::Invalid, "text is not valid UTF-8")
+        ProtocolError::Io(io) => {
+            let text = io.to_string();
+            if text.contains("reserved bits") {
+                close(
+                    CloseCode::Protocol,
+                    "reserved bits set without an extension",
+                )
+            } else if text.contains("maximum continuation size") {
+                close(CloseCode::Size, "message too large")
+            } else if io.kind() == std::io::ErrorKind::InvalidData {
+                close(CloseCode::Invalid, "text is not valid UTF-8")
+            } else {
+                return None;
+            }
         }
-        // actix-ws reports an over-long fragmented message as a plain I/O
-        // error with this text; nothing else tells the two apart.
-        ProtocolError::Io(io) if io.to_string().contains("maximum continuation size") => {
-            close(CloseCode::Size, "message too large")
-        }
-        ProtocolError::Io(_) => return None,
         other => close(CloseCode::Protocol, &other.to_string()),
     };
     Some(reason)

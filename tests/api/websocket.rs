@@ -83,6 +83,16 @@ async fn a_reserved_opcode_gets_close_1002() {
     assert_eq!(raw.read_close_code().await, 1002);
 }
 
+/// A frame with a reserved bit set (no extension was negotiated) gets close 1002.
+#[tokio::test]
+async fn reserved_bits_get_close_1002() {
+    let app = spawn_app(test_config());
+    let mut raw = Raw::connect(&app).await;
+    raw.ws_handshake("/ws/echo", None).await;
+    raw.send_frame(true, 0x40 | 0x1, b"rsv1").await; // RSV1 + text
+    assert_eq!(raw.read_close_code().await, 1002);
+}
+
 /// A binary frame on /ws (which speaks JSON text) is closed with 1003.
 #[tokio::test]
 async fn a_binary_frame_on_ws_gets_close_1003() {
