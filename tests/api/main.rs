@@ -9,6 +9,7 @@ mod counters;
 mod docs;
 mod excerpts;
 mod helpers;
+mod limits;
 mod load;
 mod longpoll;
 mod ordering;
