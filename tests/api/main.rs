@@ -8,6 +8,7 @@ mod controls;
 mod counters;
 mod docs;
 mod excerpts;
+mod faults;
 mod helpers;
 mod limits;
 mod load;
