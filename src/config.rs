@@ -139,7 +139,29 @@ fn parse_rate(raw: &str) -> Result<f64, String> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn the_flags_defaults_are_the_defaults_tests_start_from() {
+        let flags = Cli::parse_from(["pushlab"]).config;
+        let default = Config::default();
+        assert_eq!(format!("{flags:?}"), format!("{default:?}"));
+    }
+
+    #[test]
+    fn publish_rate_zero_is_accepted_and_a_zero_burst_is_not() {
+        let flags = Cli::parse_from(["pushlab", "--publish-rate", "0"]).config;
+        assert_eq!(flags.publish_rate, 0);
+        assert!(Cli::try_parse_from(["pushlab", "--publish-burst", "0"]).is_err());
+    }
 
     #[test]
     fn durations_accept_plain_seconds_and_units() {

@@ -30,7 +30,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use prometheus_client::metrics::counter::Counter;
 
@@ -96,7 +96,7 @@ impl PublishLimiter {
             return Ok(());
         };
         self.rejected.inc();
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let wait = not_until.wait_time_from(buckets.clock().now());
         Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -166,6 +166,19 @@ mod tests {
         for _ in 0..1000 {
             assert!(limiter.check(None).is_ok());
         }
+        assert_eq!(limiter.clients(), 0);
+    }
+
+    #[test]
+    fn clients_whose_bucket_refilled_are_forgotten() {
+        // 1,000 a second with a burst of 1: a bucket is full again after 1 ms.
+        let limiter = PublishLimiter::new(1000, 1, Counter::default());
+        for last in 0..=99 {
+            assert!(limiter.check(Some(IpAddr::from([10, 0, 0, last]))).is_ok());
+        }
+        assert_eq!(limiter.clients(), 100);
+        std::thread::sleep(Duration::from_millis(20)); // time itself refills
+        limiter.forget_idle();
         assert_eq!(limiter.clients(), 0);
     }
 
