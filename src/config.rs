@@ -49,6 +49,36 @@ pub struct Config {
     /// Worker threads serving HTTP (default: one per CPU core).
     #[arg(long)]
     pub workers: Option<usize>,
+
+    /// WebSockets open at once; one more is refused with 503 and
+    /// Retry-After. Each costs about 10 KB and a file descriptor.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_websockets: usize,
+
+    /// SSE streams open at once; one more is refused with 503 and Retry-After.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_sse: usize,
+
+    /// Long-polls parked at once; one more is refused with 503 and Retry-After.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_longpolls: usize,
+
+    /// Messages one client (one IP address) may publish per second, by POST
+    /// and WebSocket alike; more are refused with 429 and Retry-After.
+    /// 0 = unlimited (`pushlab load --spawn` starts its server so).
+    #[arg(long, default_value_t = 20)]
+    pub publish_rate: u32,
+
+    /// How many messages one client may publish at once before
+    /// --publish-rate applies (the bucket refills at that rate).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub publish_burst: u32,
+
+    /// How long a client may take to send a request's head (the first
+    /// request on a connection); a slower one is answered 408 and closed,
+    /// so trickled headers (slowloris) cannot hold connections forever.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
 }
 
 impl Default for Config {
@@ -63,6 +93,12 @@ impl Default for Config {
             ws_idle_timeout: Duration::from_secs(30),
             sse_keepalive: Duration::from_secs(15),
             workers: None,
+            max_websockets: 20_000,
+            max_sse: 20_000,
+            max_longpolls: 20_000,
+            publish_rate: 20,
+            publish_burst: 20,
+            request_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -103,7 +139,29 @@ fn parse_rate(raw: &str) -> Result<f64, String> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn the_flags_defaults_are_the_defaults_tests_start_from() {
+        let flags = Cli::parse_from(["pushlab"]).config;
+        let default = Config::default();
+        assert_eq!(format!("{flags:?}"), format!("{default:?}"));
+    }
+
+    #[test]
+    fn publish_rate_zero_is_accepted_and_a_zero_burst_is_not() {
+        let flags = Cli::parse_from(["pushlab", "--publish-rate", "0"]).config;
+        assert_eq!(flags.publish_rate, 0);
+        assert!(Cli::try_parse_from(["pushlab", "--publish-burst", "0"]).is_err());
+    }
 
     #[test]
     fn durations_accept_plain_seconds_and_units() {

@@ -4,8 +4,12 @@
 //! wrong"}` — with a 4xx/5xx status, never an HTML page or a panic. The
 //! extractor configs at the bottom turn actix-web's own refusals (bad query
 //! string, bad JSON, body too large, wrong content type) into the same shape.
+//!
+//! A refusal that is only "not now" (a limit reached, see [`crate::limits`])
+//! also says when to come back, in a `Retry-After` header.
 
 use std::fmt;
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -20,6 +24,10 @@ pub struct ApiError {
     pub error: &'static str,
     /// A sentence for the human reading it.
     pub message: String,
+    /// When trying again may succeed: sent as `Retry-After`, in whole
+    /// seconds (rounded up, at least 1, so "0" never invites a hot loop).
+    #[serde(skip)]
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -28,6 +36,15 @@ impl ApiError {
             status,
             error,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The same refusal, telling the client to retry after `wait`.
+    pub fn retry_after(self, wait: Duration) -> Self {
+        ApiError {
+            retry_after: Some(wait),
+            ..self
         }
     }
 
@@ -68,6 +85,12 @@ impl ResponseError for ApiError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         response
     }
 }

@@ -11,6 +11,7 @@
 //! - [`publish`] — what a user may post, for POST and WebSocket alike.
 //! - [`stats`] — the counters and latency histograms per technique.
 //! - [`traffic`] — the middleware that counts requests and bytes on the wire.
+//! - [`limits`] — connection limits and the per-client publish rate.
 //! - [`origin`] — the Origin check that guards WebSockets and the controls.
 //! - [`ws_accept`] — the WebSocket handshake's accept key, step by step.
 //! - [`process`] — CPU and memory of a process, from `/proc`.
@@ -31,6 +32,7 @@ pub mod cursor;
 pub mod error;
 pub mod generator;
 pub mod hub;
+pub mod limits;
 pub mod load;
 pub mod origin;
 pub mod process;
@@ -75,6 +77,7 @@ pub async fn run(
         state.generator_rate.subscribe(),
         state.shutdown.clone(),
     ));
+    let forgetting = actix_web::rt::spawn(forget_idle_publishers(state.clone()));
 
     let app_state = state.clone();
     let server = HttpServer::new(move || {
@@ -86,6 +89,9 @@ pub async fn run(
     // A client that closes its end is gone: drop its parked long-poll (and
     // the handler's future with it) instead of keeping it until the timeout.
     .h1_allow_half_closed(false)
+    // A client that trickles its request head (slowloris) is answered 408
+    // and closed, instead of holding a connection as long as it likes.
+    .client_request_timeout(state.config.request_timeout)
     .disable_signals()
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
     .listen(listener)?
@@ -100,18 +106,37 @@ pub async fn run(
     };
     let (served, ()) = tokio::join!(server, stopper);
     generator.abort();
+    forgetting.abort();
     served
+}
+
+/// Keeps the publish limiter's memory bounded by the clients of the last
+/// minute, not every client ever seen.
+async fn forget_idle_publishers(state: AppState) {
+    let mut every = tokio::time::interval(limits::FORGET_IDLE_EVERY);
+    loop {
+        every.tick().await;
+        state.publish_limit.forget_idle();
+    }
 }
 
 /// The whole route table.
 fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
     let counted = |technique| traffic::Traffic::new(state.stats.clone(), technique);
+    let config = &state.config;
     cfg.app_data(error::query_config())
         .app_data(error::json_config(publish::MAX_BODY_BYTES))
         .service(get_only("/api/poll", poll::handle).wrap(counted(Technique::poll)))
-        .service(get_only("/api/longpoll", longpoll::handle).wrap(counted(Technique::longpoll)))
-        .service(get_only("/api/sse", sse::handle).wrap(counted(Technique::sse)))
-        .service(get_only("/ws", ws::handle).wrap(counted(Technique::ws)))
+        .service(
+            get_only("/api/longpoll", longpoll::handle)
+                .wrap(counted(Technique::longpoll).limit(config.max_longpolls)),
+        )
+        .service(
+            get_only("/api/sse", sse::handle).wrap(counted(Technique::sse).limit(config.max_sse)),
+        )
+        .service(
+            get_only("/ws", ws::handle).wrap(counted(Technique::ws).limit(config.max_websockets)),
+        )
         .service(get_only("/ws/echo", ws::echo))
         .service(
             routes::resource("/api/messages")

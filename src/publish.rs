@@ -2,10 +2,12 @@
 //! (`POST /api/messages` and a WebSocket text frame).
 //!
 //! Limits count characters, not bytes, so "é" and "e" weigh the same.
+//! How often a client may publish is [`crate::limits`]' business; both
+//! ways in ask it before publishing.
 
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -69,12 +71,18 @@ fn check_length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /api/messages` with `{"author": "...", "text": "..."}` → 201 `{"id": N}`.
+/// `POST /api/messages` with `{"author": "...", "text": "..."}` → 201
+/// `{"id": N}`, or 429 when this client is over its publish rate.
 pub async fn post_message(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let message = NewMessage::from_json(body.into_inner())?.publish_to(&state.hub)?;
+    let new = NewMessage::from_json(body.into_inner())?;
+    state
+        .publish_limit
+        .check(req.peer_addr().map(|peer| peer.ip()))?;
+    let message = new.publish_to(&state.hub)?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "id": message.id })))
 }
 

@@ -1,5 +1,5 @@
 //! What every handler shares: the hub, the counters, the settings, the
-//! generator's rate and the shutdown signal.
+//! generator's rate, the publish limiter and the shutdown signal.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::limits::PublishLimiter;
 use crate::stats::Stats;
 
 #[derive(Clone)]
@@ -23,13 +24,22 @@ pub struct AppState {
     /// answer, SSE streams end and WebSockets close with 1001, so the
     /// graceful stop does not wait for connections that would never end.
     pub shutdown: CancellationToken,
+    /// Each client's publish rate, shared by POST and WebSocket publishing
+    /// so that switching technique does not double a client's allowance.
+    pub publish_limit: Arc<PublishLimiter>,
 }
 
 impl AppState {
     pub fn new(config: Config) -> Self {
+        let stats = Arc::new(Stats::new());
         AppState {
             hub: Hub::new(config.history as usize),
-            stats: Arc::new(Stats::new()),
+            publish_limit: Arc::new(PublishLimiter::new(
+                config.publish_rate,
+                config.publish_burst,
+                stats.publish_rejected.clone(),
+            )),
+            stats,
             generator_rate: Arc::new(watch::Sender::new(config.rate)),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),

@@ -10,6 +10,9 @@
 //! and as Prometheus/OpenMetrics text at `/metrics`. The counters live in
 //! prometheus-client's atomic types, so both read the same numbers.
 //! Bytes are counted by [`crate::traffic`]; deliveries by the techniques.
+//! Refusals at a limit ([`crate::limits`]) are counted too: `rejected` per
+//! technique for connections turned away, and `publish_rejected` for
+//! messages over a client's publish rate.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -68,6 +71,8 @@ pub struct TechniqueStats {
     pub messages_missed: Counter,
     pub bytes_in: Counter,
     pub bytes_out: Counter,
+    /// Requests turned away with 503 because the technique was at its limit.
+    pub rejected: Counter,
     /// A plain mutex: recording takes nanoseconds and never awaits.
     latency: Mutex<Histogram<u64>>,
 }
@@ -101,6 +106,7 @@ impl TechniqueStats {
             messages_missed: self.messages_missed.get(),
             bytes_in: self.bytes_in.get(),
             bytes_out: self.bytes_out.get(),
+            rejected: self.rejected.get(),
             latency_ms: self.latency_ms(),
         }
     }
@@ -131,6 +137,7 @@ pub struct TechniqueSnapshot {
     pub messages_missed: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    pub rejected: u64,
     pub latency_ms: LatencySnapshot,
 }
 
@@ -151,6 +158,8 @@ pub struct Stats {
     latency_gauges: Family<QuantileLabel, Gauge<f64, AtomicU64>>,
     hub_gauges: [Gauge; 3],
     uptime: Gauge,
+    /// Publishes refused because their client was over its rate.
+    pub publish_rejected: Counter,
 }
 
 impl Stats {
@@ -182,6 +191,10 @@ impl Stats {
             "bytes_out",
             "Bytes sent, response heads and frame headers included",
         );
+        let rejected = family(
+            "rejected",
+            "Requests refused with 503: the technique was at its connection limit",
+        );
         let open = Family::<TechniqueLabel, Gauge>::default();
         registry.register(
             "connections_open",
@@ -205,6 +218,12 @@ impl Stats {
             gauge("hub_lagged", "Times a subscriber's queue overflowed"),
         ];
         let uptime = gauge("uptime_seconds", "Seconds since start-up");
+        let publish_rejected = Counter::default();
+        registry.register(
+            "publish_rejected",
+            "Publishes refused with 429: the client was over its publish rate",
+            publish_rejected.clone(),
+        );
 
         let techniques = Technique::ALL.map(|technique| {
             let label = TechniqueLabel { technique };
@@ -216,6 +235,7 @@ impl Stats {
                 messages_missed: missed.get_or_create(&label).clone(),
                 bytes_in: bytes_in.get_or_create(&label).clone(),
                 bytes_out: bytes_out.get_or_create(&label).clone(),
+                rejected: rejected.get_or_create(&label).clone(),
                 latency: Mutex::new(
                     Histogram::new_with_bounds(1, LATENCY_MAX_US, 3)
                         .expect("constant histogram bounds are valid"),
@@ -229,6 +249,7 @@ impl Stats {
             latency_gauges,
             hub_gauges,
             uptime,
+            publish_rejected,
         }
     }
 
@@ -256,6 +277,7 @@ impl Stats {
                 "lagged": hub.lagged(),
             },
             "techniques": techniques,
+            "publish_rejected": self.publish_rejected.get(),
             "process": crate::process::own(),
         })
     }

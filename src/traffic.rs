@@ -19,6 +19,12 @@
 //! WebSockets" without any bookkeeping in the technique files. The request
 //! line and headers are reconstructed from the parsed request in the usual
 //! `Name: value` form; a test compares the totals with a raw socket's.
+//!
+//! Because it knows how many are open, it is also where a technique's
+//! connection limit is kept ([`Traffic::limit`]): one more than the limit
+//! is refused with a 503 before the handler runs (see [`crate::limits`]).
+//! A refused request still counts in `requests` and `bytes_in` — it did
+//! arrive — and in `rejected`; its short JSON answer is not in `bytes_out`.
 
 use std::future::{Future, Ready, ready as ready_ok};
 use std::pin::Pin;
@@ -32,6 +38,7 @@ use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage};
 use futures_util::{Stream, StreamExt};
 
+use crate::limits;
 use crate::stats::{Stats, Technique, TechniqueStats};
 
 /// `date: Fri, 27 Nov 2026 11:34:07 GMT\r\n`: the date header actix adds.
@@ -44,12 +51,22 @@ const DATE_HEADER_LEN: usize = "date: ".len() + 29 + 2;
 /// short polling a tenth of its throughput.
 pub struct Traffic {
     counters: Counters,
+    max_open: Option<usize>,
 }
 
 impl Traffic {
     pub fn new(stats: Arc<Stats>, technique: Technique) -> Self {
         Traffic {
             counters: Counters { stats, technique },
+            max_open: None,
+        }
+    }
+
+    /// Refuses requests with 503 while `max_open` are open.
+    pub fn limit(self, max_open: usize) -> Self {
+        Traffic {
+            max_open: Some(max_open),
+            ..self
         }
     }
 }
@@ -69,6 +86,7 @@ where
         ready_ok(Ok(TrafficService {
             service,
             counters: self.counters.clone(),
+            max_open: self.max_open,
         }))
     }
 }
@@ -76,6 +94,7 @@ where
 pub struct TrafficService<S> {
     service: S,
     counters: Counters,
+    max_open: Option<usize>,
 }
 
 impl<S, B> Service<ServiceRequest> for TrafficService<S>
@@ -103,13 +122,21 @@ where
                 payload: Box::pin(counted),
             });
         }
+        // Open until the body is finished; if the client goes away before
+        // the handler answers, actix drops the response future and the
+        // guard with it.
+        let Some(open) = OpenGuard::try_new(counters.clone(), self.max_open) else {
+            counters.get().rejected.inc();
+            let technique = self.counters.technique;
+            let full = limits::full(technique, self.max_open.unwrap_or_default());
+            return CountedResponse::Refused {
+                error: Some(full.into()),
+            };
+        };
         let version = req.version();
-        CountedResponse {
+        CountedResponse::Admitted {
             response: self.service.call(req),
-            // Open until the body is finished; if the client goes away
-            // before the handler answers, actix drops this future and the
-            // guard with it.
-            open: Some(OpenGuard::new(counters)),
+            open: Some(open),
             version,
         }
     }
@@ -117,12 +144,19 @@ where
 
 pin_project_lite::pin_project! {
     /// The handler's response on its way: counts its head, then wraps its
-    /// body.
-    pub struct CountedResponse<F> {
-        #[pin]
-        response: F,
-        open: Option<OpenGuard>,
-        version: Version,
+    /// body. Or the refusal of a request over the limit, which never
+    /// reached the handler.
+    #[project = CountedResponseProj]
+    pub enum CountedResponse<F> {
+        Admitted {
+            #[pin]
+            response: F,
+            open: Option<OpenGuard>,
+            version: Version,
+        },
+        Refused {
+            error: Option<Error>,
+        },
     }
 }
 
@@ -134,12 +168,22 @@ where
     type Output = Result<ServiceResponse<CountedBody<B>>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let response = ready!(this.response.poll(cx))?;
-        let open = this.open.take().expect("polled after completion");
-        let head_len = response_head_len(&response, *this.version);
+        let (response, open, version) = match self.project() {
+            CountedResponseProj::Admitted {
+                response,
+                open,
+                version,
+            } => (response, open, version),
+            CountedResponseProj::Refused { error } => {
+                // actix renders the error with `ApiError::error_response`.
+                return Poll::Ready(Err(error.take().expect("polled after completion")));
+            }
+        };
+        let response = ready!(response.poll(cx))?;
+        let open = open.take().expect("polled after completion");
+        let head_len = response_head_len(&response, *version);
         open.counters.get().bytes_out.inc_by(head_len as u64);
-        let chunked = is_chunked(&response, *this.version);
+        let chunked = is_chunked(&response, *version);
         Poll::Ready(Ok(response.map_body(move |_, body| CountedBody {
             body,
             chunked,
@@ -167,9 +211,16 @@ pub struct OpenGuard {
 }
 
 impl OpenGuard {
-    fn new(counters: Counters) -> Self {
-        counters.get().connections_open.inc();
-        OpenGuard { counters }
+    /// Counts one more open, unless `max_open` are open already. The
+    /// increment and the check are one atomic step (the gauge returns the
+    /// value before), so concurrent requests cannot overshoot the limit.
+    fn try_new(counters: Counters, max_open: Option<usize>) -> Option<Self> {
+        let before = counters.get().connections_open.inc();
+        let guard = OpenGuard { counters };
+        match max_open {
+            Some(max) if before >= max as i64 => None, // dropping the guard undoes the inc
+            _ => Some(guard),
+        }
     }
 }
 

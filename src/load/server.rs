@@ -19,8 +19,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `pushlab serve` on a free loopback port, generator off,
-    /// optionally pinned to `cores` with taskset.
+    /// Starts `pushlab serve` on a free loopback port, generator off and
+    /// publish rate unlimited (the tool publishes thousands of messages a
+    /// second from one address), optionally pinned to `cores` with taskset.
     pub async fn spawn(cores: Option<&str>, workers: usize, history: u64) -> Result<Server, Error> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -35,6 +36,7 @@ impl Server {
         };
         command
             .args(["serve", "--addr", &addr.to_string(), "--rate", "0"])
+            .args(["--publish-rate", "0"])
             .args([
                 "--workers",
                 &workers.to_string(),

@@ -22,6 +22,7 @@
 //! `GET /ws/echo` runs the same session loop but echoes each message back:
 //! the "server answers the client" demo and the conformance suite's target.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,7 +66,8 @@ pub async fn handle(
     // Register for wake-ups and take the backlog, then hand the socket to
     // its own task and answer 101 at once.
     let subscription = state.hub.subscribe(since);
-    let connection = Connection::new(session, frames, state.into_inner());
+    let mut connection = Connection::new(session, frames, state.into_inner());
+    connection.peer = req.peer_addr().map(|peer| peer.ip());
     actix_web::rt::spawn(connection.run(Role::Subscriber(subscription)));
     Ok(response)
 }
@@ -135,6 +137,8 @@ struct Connection {
     state: Arc<AppState>,
     /// When we last heard anything from the peer (a pong counts).
     last_heard: Instant,
+    /// The client's address: its publishes count against its publish rate.
+    peer: Option<IpAddr>,
 }
 
 /// Why the loop ended: with a close frame to send, or with the peer gone.
@@ -147,6 +151,7 @@ impl Connection {
             frames,
             state,
             last_heard: Instant::now(),
+            peer: None,
         }
     }
 
@@ -240,8 +245,9 @@ impl Connection {
         sent.map_err(|_| None)
     }
 
-    /// A text frame on /ws: publish it, and say how that went. A bad frame
-    /// is answered with an error frame; the connection stays open.
+    /// A text frame on /ws: publish it, and say how that went. A bad frame,
+    /// or one over the client's publish rate, is answered with an error
+    /// frame; the connection stays open.
     fn publish(&self, text: &str) -> String {
         let frame = serde_json::from_str::<ClientFrame>(text).map_err(|e| {
             ApiError::bad_request(
@@ -249,8 +255,10 @@ impl Connection {
                 format!("expected {{\"type\":\"publish\",\"author\":…,\"text\":…}}: {e}"),
             )
         });
-        let outcome =
-            frame.and_then(|ClientFrame::Publish(message)| message.publish_to(&self.state.hub));
+        let outcome = frame.and_then(|ClientFrame::Publish(message)| {
+            self.state.publish_limit.check(self.peer)?;
+            message.publish_to(&self.state.hub)
+        });
         match outcome {
             Ok(message) => ServerFrame::Published { id: message.id }.text(),
             Err(error) => ServerFrame::Error {

@@ -31,10 +31,13 @@ pub struct TestApp {
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-/// Settings for tests: generator off, so only the test publishes.
+/// Settings for tests: generator off, so only the test publishes, and the
+/// publish rate unlimited, so tests can publish in bursts (the limit's own
+/// tests set it).
 pub fn test_config() -> Config {
     Config {
         rate: 0.0,
+        publish_rate: 0,
         workers: Some(1),
         ..Config::default()
     }
