@@ -245,6 +245,7 @@ impl Usages {
 /// What the publishing phase produced.
 struct Published {
     ids: Vec<u64>,
+    refused: u64,
     /// Publishing alone.
     seconds: f64,
     /// Publishing and draining: when the tool was busiest.
@@ -332,7 +333,7 @@ async fn publish_and_drain(technique: Choice, run: &Run) -> Published {
     progress.set_prefix(technique.name());
     let started = Instant::now();
     let started_us = run.recorder.borrow().now_us();
-    let ids = publisher::publish(
+    let outcome = publisher::publish(
         run.addr,
         &run.recorder,
         args.rate,
@@ -345,12 +346,22 @@ async fn publish_and_drain(technique: Choice, run: &Run) -> Published {
     )
     .await;
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(refusal) = &outcome.first_refusal {
+        eprintln!(
+            "{}: the server refused {} of the tool's publishes (first: {refusal}); \
+             if it limits publishing per client, start it with --publish-rate 0",
+            technique.name(),
+            outcome.refused
+        );
+    }
+    let ids = outcome.ids;
     if let Some(&last) = ids.last() {
         wait_until(args.drain, || run.recorder.borrow().all_reached(last)).await;
     }
     progress.finish_and_clear();
     Published {
         ids,
+        refused: outcome.refused,
         seconds,
         busy_seconds: started.elapsed().as_secs_f64(),
         started_us,
@@ -412,6 +423,7 @@ fn report_of(
         connections: recorder.connections,
         errors: recorder.errors,
         published: published.ids.len() as u64,
+        publish_refused: published.refused,
         publish_seconds: published.seconds,
         deliveries_per_s: delivered as f64 / delivering_s.max(1e-9),
         burst_spread_ms: Spread {

@@ -25,8 +25,18 @@ const CONNECTIONS: usize = 32;
 /// The author name the tool publishes under.
 pub const AUTHOR: &str = "load";
 
-/// Publishes `rate` messages a second for `duration`; returns the ids the
-/// server accepted, in order.
+/// What the publisher got done.
+#[derive(Default)]
+pub struct Outcome {
+    /// The ids the server accepted, in order.
+    pub ids: Vec<u64>,
+    /// Publishes the server refused (e.g. 429 when its `--publish-rate`
+    /// limits the tool), and the first refusal's answer.
+    pub refused: u64,
+    pub first_refusal: Option<String>,
+}
+
+/// Publishes `rate` messages a second for `duration`.
 pub async fn publish(
     addr: SocketAddr,
     recorder: &RefCell<Recorder>,
@@ -34,8 +44,8 @@ pub async fn publish(
     duration: Duration,
     payload: usize,
     mut on_tick: impl FnMut(),
-) -> Vec<u64> {
-    let accepted = Rc::new(RefCell::new(Vec::new()));
+) -> Outcome {
+    let outcome = Rc::new(RefCell::new(Outcome::default()));
     let (jobs, queue) = mpsc::unbounded_channel::<String>();
     let queue = Rc::new(tokio::sync::Mutex::new(queue));
     let bytes = Rc::new(ByteCounts::default()); // publishing is not a technique's traffic
@@ -45,14 +55,14 @@ pub async fn publish(
                 addr,
                 Rc::clone(&queue),
                 Rc::clone(&bytes),
-                Rc::clone(&accepted),
+                Rc::clone(&outcome),
             ))
         })
         .collect();
 
     let total = (rate * duration.as_secs_f64()).round() as u64;
     if total == 0 {
-        return Vec::new(); // an idle run: clients connected, nothing published
+        return Outcome::default(); // an idle run: clients connected, nothing published
     }
     let period = Duration::from_secs_f64(duration.as_secs_f64() / total as f64);
     let mut schedule = tokio::time::interval_at(Instant::now(), period);
@@ -71,16 +81,16 @@ pub async fn publish(
     for worker in workers {
         let _ = worker.await; // a worker that failed has already said so
     }
-    let mut ids = accepted.take();
-    ids.sort_unstable();
-    ids
+    let mut outcome = outcome.take();
+    outcome.ids.sort_unstable();
+    outcome
 }
 
 async fn worker(
     addr: SocketAddr,
     queue: Rc<tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>>,
     bytes: Rc<ByteCounts>,
-    accepted: Rc<RefCell<Vec<u64>>>,
+    outcome: Rc<RefCell<Outcome>>,
 ) {
     let mut connection = None;
     loop {
@@ -97,15 +107,16 @@ async fn worker(
             match conn.post_json("/api/messages", body.clone()).await {
                 Ok((201, answer)) => {
                     if let Some(id) = super::record::id_in(&answer) {
-                        accepted.borrow_mut().push(id);
+                        outcome.borrow_mut().ids.push(id);
                     }
                     break;
                 }
                 Ok((status, answer)) => {
-                    eprintln!(
-                        "publish refused: {status} {}",
-                        String::from_utf8_lossy(&answer)
-                    );
+                    let mut outcome = outcome.borrow_mut();
+                    outcome.refused += 1;
+                    outcome.first_refusal.get_or_insert_with(|| {
+                        format!("{status} {}", String::from_utf8_lossy(&answer))
+                    });
                     break;
                 }
                 Err(_) => connection = None,

@@ -49,7 +49,10 @@ pub struct TechniqueReport {
     // Beyond the shared shape:
     pub connections: u64,
     pub errors: u64,
+    /// Messages the server accepted from the tool.
     pub published: u64,
+    /// Publishes the server refused (not expected by any client).
+    pub publish_refused: u64,
     pub publish_seconds: f64,
     pub deliveries_per_s: f64,
     /// First to last subscriber receiving the same message.
