@@ -49,6 +49,12 @@ pub struct Config {
     /// Worker threads serving HTTP (default: one per CPU core).
     #[arg(long)]
     pub workers: Option<usize>,
+
+    // Slow consumers: see src/techniques/ws.rs (dropped) and sse.rs (gapped).
+    /// A WebSocket client whose queue has stayed full this long (it stopped
+    /// reading) is dropped, so it cannot hold its session and memory forever.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub slow_consumer_timeout: Duration,
 }
 
 impl Default for Config {
@@ -63,6 +69,7 @@ impl Default for Config {
             ws_idle_timeout: Duration::from_secs(30),
             sse_keepalive: Duration::from_secs(15),
             workers: None,
+            slow_consumer_timeout: Duration::from_secs(10),
         }
     }
 }

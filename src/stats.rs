@@ -23,7 +23,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
-use crate::hub::{Hub, Message, now_us};
+use crate::hub::{Batch, Hub, Message, now_us};
 
 /// The four ways to get news to a browser.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EncodeLabelValue)]
@@ -68,6 +68,11 @@ pub struct TechniqueStats {
     pub messages_missed: Counter,
     pub bytes_in: Counter,
     pub bytes_out: Counter,
+    /// Times a client that stopped reading fell too far behind: a WebSocket
+    /// dropped because its queue stayed full, or a stream gapped because
+    /// its hub queue overflowed and the ring no longer held what it missed.
+    /// One slow client must cost a bounded amount, and be seen.
+    pub slow_consumers: Counter,
     /// A plain mutex: recording takes nanoseconds and never awaits.
     latency: Mutex<Histogram<u64>>,
 }
@@ -92,6 +97,14 @@ impl TechniqueStats {
         self.messages_missed.inc_by(missed);
     }
 
+    /// Counts a gap that a subscriber earned by falling behind, as opposed
+    /// to one it asked for with an old cursor.
+    pub fn gapped(&self, batch: &Batch) {
+        if batch.lagged && batch.missed > 0 {
+            self.slow_consumers.inc();
+        }
+    }
+
     pub fn snapshot(&self) -> TechniqueSnapshot {
         TechniqueSnapshot {
             requests: self.requests.get(),
@@ -101,6 +114,7 @@ impl TechniqueStats {
             messages_missed: self.messages_missed.get(),
             bytes_in: self.bytes_in.get(),
             bytes_out: self.bytes_out.get(),
+            slow_consumers: self.slow_consumers.get(),
             latency_ms: self.latency_ms(),
         }
     }
@@ -131,6 +145,7 @@ pub struct TechniqueSnapshot {
     pub messages_missed: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    pub slow_consumers: u64,
     pub latency_ms: LatencySnapshot,
 }
 
@@ -182,6 +197,10 @@ impl Stats {
             "bytes_out",
             "Bytes sent, response heads and frame headers included",
         );
+        let slow = family(
+            "slow_consumers",
+            "Clients that stopped reading: WebSockets dropped, SSE streams gapped",
+        );
         let open = Family::<TechniqueLabel, Gauge>::default();
         registry.register(
             "connections_open",
@@ -216,6 +235,7 @@ impl Stats {
                 messages_missed: missed.get_or_create(&label).clone(),
                 bytes_in: bytes_in.get_or_create(&label).clone(),
                 bytes_out: bytes_out.get_or_create(&label).clone(),
+                slow_consumers: slow.get_or_create(&label).clone(),
                 latency: Mutex::new(
                     Histogram::new_with_bounds(1, LATENCY_MAX_US, 3)
                         .expect("constant histogram bounds are valid"),

@@ -14,5 +14,6 @@ mod longpoll;
 mod ordering;
 mod page;
 mod shutdown;
+mod slow;
 mod websocket;
 mod ws_accept;
