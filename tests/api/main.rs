@@ -13,6 +13,7 @@ mod load;
 mod longpoll;
 mod ordering;
 mod page;
+mod props;
 mod shutdown;
 mod slow;
 mod websocket;
