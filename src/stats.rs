@@ -199,7 +199,7 @@ impl Stats {
         );
         let slow = family(
             "slow_consumers",
-            "Clients that stopped reading: WebSockets dropped, SSE streams gapped",
+            "Times a client that stopped reading was dropped (WebSocket) or gapped",
         );
         let open = Family::<TechniqueLabel, Gauge>::default();
         registry.register(
