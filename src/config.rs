@@ -79,6 +79,12 @@ pub struct Config {
     /// so trickled headers (slowloris) cannot hold connections forever.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    // Slow consumers: see src/techniques/ws.rs (dropped) and sse.rs (gapped).
+    /// A WebSocket client whose queue has stayed full this long (it stopped
+    /// reading) is dropped, so it cannot hold its session and memory forever.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub slow_consumer_timeout: Duration,
 }
 
 impl Default for Config {
@@ -99,6 +105,7 @@ impl Default for Config {
             publish_rate: 20,
             publish_burst: 20,
             request_timeout: Duration::from_secs(5),
+            slow_consumer_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -108,6 +108,10 @@ pub struct Batch {
     /// True when the cursor did not belong to this run of the hub (another
     /// epoch, or an id this run never issued): the reader starts over.
     pub reset: bool,
+    /// True when this subscriber's queue overflowed (it fell more than
+    /// [`SUBSCRIBER_QUEUE`] messages behind) and the batch was re-read from
+    /// the ring: a sign of a client that stopped reading.
+    pub lagged: bool,
 }
 
 impl Batch {
@@ -151,6 +155,7 @@ impl Ring {
             messages,
             missed,
             reset,
+            lagged: false,
         }
     }
 }
@@ -359,6 +364,7 @@ impl Subscription {
                         messages,
                         missed: batch.missed,
                         reset: false,
+                        lagged: true,
                     };
                 }
                 Err(_) => break,
@@ -369,6 +375,7 @@ impl Subscription {
             messages,
             missed: 0,
             reset: false,
+            lagged: false,
         }
     }
 
@@ -378,7 +385,10 @@ impl Subscription {
         self.hub.lagged.fetch_add(1, Ordering::Relaxed);
         let ring = self.hub.lock();
         self.wakeups = self.hub.wakeups.subscribe();
-        let batch = ring.after(Since::After(self.next));
+        let batch = Batch {
+            lagged: true,
+            ..ring.after(Since::After(self.next))
+        };
         self.next = ring.last_id;
         drop(ring);
         (!batch.is_empty()).then_some(batch)

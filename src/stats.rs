@@ -26,7 +26,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
-use crate::hub::{Hub, Message, now_us};
+use crate::hub::{Batch, Hub, Message, now_us};
 
 /// The four ways to get news to a browser.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EncodeLabelValue)]
@@ -73,6 +73,11 @@ pub struct TechniqueStats {
     pub bytes_out: Counter,
     /// Requests turned away with 503 because the technique was at its limit.
     pub rejected: Counter,
+    /// Times a client that stopped reading fell too far behind: a WebSocket
+    /// dropped because its queue stayed full, or a stream gapped because
+    /// its hub queue overflowed and the ring no longer held what it missed.
+    /// One slow client must cost a bounded amount, and be seen.
+    pub slow_consumers: Counter,
     /// A plain mutex: recording takes nanoseconds and never awaits.
     latency: Mutex<Histogram<u64>>,
 }
@@ -97,6 +102,14 @@ impl TechniqueStats {
         self.messages_missed.inc_by(missed);
     }
 
+    /// Counts a gap that a subscriber earned by falling behind, as opposed
+    /// to one it asked for with an old cursor.
+    pub fn gapped(&self, batch: &Batch) {
+        if batch.lagged && batch.missed > 0 {
+            self.slow_consumers.inc();
+        }
+    }
+
     pub fn snapshot(&self) -> TechniqueSnapshot {
         TechniqueSnapshot {
             requests: self.requests.get(),
@@ -107,6 +120,7 @@ impl TechniqueStats {
             bytes_in: self.bytes_in.get(),
             bytes_out: self.bytes_out.get(),
             rejected: self.rejected.get(),
+            slow_consumers: self.slow_consumers.get(),
             latency_ms: self.latency_ms(),
         }
     }
@@ -138,6 +152,7 @@ pub struct TechniqueSnapshot {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub rejected: u64,
+    pub slow_consumers: u64,
     pub latency_ms: LatencySnapshot,
 }
 
@@ -195,6 +210,10 @@ impl Stats {
             "rejected",
             "Requests refused with 503: the technique was at its connection limit",
         );
+        let slow = family(
+            "slow_consumers",
+            "Times a client that stopped reading was dropped (WebSocket) or gapped",
+        );
         let open = Family::<TechniqueLabel, Gauge>::default();
         registry.register(
             "connections_open",
@@ -236,6 +255,7 @@ impl Stats {
                 bytes_in: bytes_in.get_or_create(&label).clone(),
                 bytes_out: bytes_out.get_or_create(&label).clone(),
                 rejected: rejected.get_or_create(&label).clone(),
+                slow_consumers: slow.get_or_create(&label).clone(),
                 latency: Mutex::new(
                     Histogram::new_with_bounds(1, LATENCY_MAX_US, 3)
                         .expect("constant histogram bounds are valid"),

@@ -21,6 +21,14 @@
 //! One HTTP response per client, one chunk per batch of messages: no request
 //! per message, no empty answers. It is one-way; the client publishes with
 //! an ordinary POST.
+//!
+//! A client that stops reading costs a bounded amount. The body is a stream
+//! the server polls only when the socket can take more, so a stalled client
+//! simply stops being polled: nothing piles up for it beyond one chunk and
+//! the kernel's socket buffers, and the hub's queue is shared and fixed in
+//! size. When the client reads again, its subscription has overflowed; it
+//! catches up from the ring, or gets an `event: gap` for what the ring no
+//! longer holds, counted in `messages_missed` and `slow_consumers`.
 
 use std::convert::Infallible;
 
@@ -133,6 +141,7 @@ impl EventStream {
         }
         stats.delivered(&batch.messages);
         stats.missed(batch.missed);
+        stats.gapped(batch);
         Bytes::from(out)
     }
     // docs:end sse-encode

@@ -17,7 +17,15 @@
 //!   NAT never closes its end;
 //! - cap frames (64 KiB) and reassembled fragments (1 MiB), and close with
 //!   the RFC 6455 code that says why: 1009 too big, 1007 invalid UTF-8,
-//!   1002 any other protocol error, 1001 when the server shuts down.
+//!   1002 any other protocol error, 1001 when the server shuts down;
+//! - drop a client that stopped reading. actix-ws queues at most 32 frames
+//!   per session; once the socket and that queue are full, handing over the
+//!   next frame waits until the peer reads. Without a bound that wait would
+//!   freeze the session (heartbeat included) for as long as the peer keeps
+//!   the socket open. So every step of the loop gets `--slow-consumer-timeout`
+//!   (10 s): a step that cannot hand its frames over in that time ends the
+//!   session, frees its queue, and counts a `slow_consumers`. Messages still
+//!   go to every other client at once: each session waits on its own task.
 //!
 //! `GET /ws/echo` runs the same session loop but echoes each message back:
 //! the "server answers the client" demo and the conformance suite's target.
@@ -170,6 +178,8 @@ impl Connection {
                 return;
             }
         }
+        // Every step is bounded by the slow-consumer timeout (see `bounded`).
+        let state = Arc::clone(&self.state);
         // One wait for the shutdown for the whole session, not one per step.
         let mut shutdown = std::pin::pin!(self.state.shutdown.clone().cancelled_owned());
         // docs:start ws-loop
@@ -177,9 +187,9 @@ impl Connection {
             let step = tokio::select! {
                 biased;
                 () = &mut shutdown => Err(Some(close(CloseCode::Away, "server shutting down"))),
-                batch = next_batch(&mut role) => self.send_batch(&batch).await,
-                frame = self.frames.recv() => self.on_frame(frame, &role).await,
-                _ = heartbeat.tick() => self.heartbeat().await,
+                batch = next_batch(&mut role) => bounded(&state, self.send_batch(&batch)).await,
+                frame = self.frames.recv() => bounded(&state, self.on_frame(frame, &role)).await,
+                _ = heartbeat.tick() => bounded(&state, self.heartbeat()).await,
             };
             if let Err(ending) = step {
                 break ending;
@@ -203,6 +213,7 @@ impl Connection {
             };
             self.session.text(gap.text()).await.map_err(|_| None)?;
             stats.missed(batch.missed);
+            stats.gapped(batch);
         }
         for message in &batch.messages {
             let frame = message.ws_frame.get_or_init(|| message_frame(message));
@@ -278,6 +289,27 @@ impl Connection {
         self.session.ping(b"").await.map_err(|_| None)
     }
 }
+
+// docs:start ws-slow
+/// Runs one step of the session loop, giving up on the peer when the step
+/// cannot hand its frames to actix-ws within `--slow-consumer-timeout`:
+/// the session queue is full because the peer stopped reading. The session
+/// then ends without a close frame (there is no room to queue one); its
+/// queue and subscription are freed, and the socket closes once the peer
+/// reads what is already on its way or goes away.
+async fn bounded(
+    state: &AppState,
+    step: impl Future<Output = Result<(), Ending>>,
+) -> Result<(), Ending> {
+    match tokio::time::timeout(state.config.slow_consumer_timeout, step).await {
+        Ok(result) => result,
+        Err(_elapsed) => {
+            state.stats.technique(Technique::ws).slow_consumers.inc();
+            Err(None)
+        }
+    }
+}
+// docs:end ws-slow
 
 /// `{"type":"message",` followed by the rest of the message object.
 fn message_frame(message: &Message) -> ByteString {

@@ -15,6 +15,8 @@ mod load;
 mod longpoll;
 mod ordering;
 mod page;
+mod props;
 mod shutdown;
+mod slow;
 mod websocket;
 mod ws_accept;
