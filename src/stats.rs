@@ -99,7 +99,9 @@ impl TechniqueStats {
 
     /// Counts messages a client asked for but can no longer get.
     pub fn missed(&self, missed: u64) {
-        self.messages_missed.inc_by(missed);
+        if missed > 0 {
+            self.messages_missed.inc_by(missed);
+        }
     }
 
     /// Counts a gap that a subscriber earned by falling behind, as opposed
