@@ -17,8 +17,6 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use include_dir::{Dir, include_dir};
@@ -154,21 +152,7 @@ fn page(
         next,
         body: render(markdown),
     };
-    let html = layout.render().map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "render_failed",
-            e.to_string(),
-        )
-    })?;
-    let mut response = HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(html);
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    Ok(response)
+    super::html(&layout, CONTENT_SECURITY_POLICY)
 }
 
 fn result_file(req: &HttpRequest, path: &str) -> Result<HttpResponse, ApiError> {

@@ -6,7 +6,12 @@ pub mod docs;
 pub mod lanes;
 pub mod page;
 
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::error::ApiError;
 
 /// The page, static and docs routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -14,4 +19,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/static/{path:.*}", web::get().to(assets::static_file))
         .route("/docs", web::get().to(docs::index))
         .route("/docs/{path:.*}", web::get().to(docs::chapter));
+}
+
+/// Renders an askama page and serves it with its Content-Security-Policy,
+/// the header that keeps user text from ever running as script.
+pub fn html(page: &impl Template, csp: &'static str) -> Result<HttpResponse, ApiError> {
+    let html = page.render().map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "render_failed",
+            e.to_string(),
+        )
+    })?;
+    let mut response = HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html);
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    Ok(response)
 }

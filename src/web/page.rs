@@ -1,7 +1,6 @@
 //! The page at `/`: four lanes side by side, each a real client of its
 //! technique, rendered by askama from `templates/index.html`.
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -54,19 +53,5 @@ pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         poll_intervals: &POLL_INTERVALS_MS,
         longpoll_timeouts: &timeouts,
     };
-    let html = page.render().map_err(|e| {
-        ApiError::new(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "render_failed",
-            e.to_string(),
-        )
-    })?;
-    let mut response = HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(html);
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    Ok(response)
+    super::html(&page, CONTENT_SECURITY_POLICY)
 }
