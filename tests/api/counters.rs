@@ -88,17 +88,7 @@ async fn websocket_bytes_count_the_handshake_and_frame_headers() {
 async fn metrics_carry_the_same_figures() {
     let app = spawn_app(test_config());
     app.get_json("/api/poll").await;
-    let text = within("metrics", async {
-        app.http
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    })
-    .await;
+    let text = app.metrics().await;
     assert!(
         text.contains("pushlab_requests_total{technique=\"poll\"} 1"),
         "{text}"

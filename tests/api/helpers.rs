@@ -92,6 +92,15 @@ impl TestApp {
         body["id"].as_u64().unwrap()
     }
 
+    /// The text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        within("/metrics", async {
+            let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+            response.text().await.unwrap()
+        })
+        .await
+    }
+
     pub async fn stats(&self) -> Value {
         self.get_json("/api/stats").await.1
     }

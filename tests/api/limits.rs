@@ -40,12 +40,7 @@ async fn assert_full(app: &TestApp, technique: &str, refusal: Refusal, open: u64
         app.technique_stat(technique, "connections_open").await,
         open
     );
-    let metrics = within("/metrics", app.http.get(app.url("/metrics")).send())
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let line = format!("pushlab_rejected_total{{technique=\"{technique}\"}} 1");
     assert!(metrics.contains(&line), "no {line:?} in /metrics");
 }
@@ -160,12 +155,7 @@ async fn posting_faster_than_the_publish_rate_is_refused_with_429() {
 
     let (_, answer) = app.get_json("/api/poll?since=0").await;
     assert_eq!(ids(&answer["messages"]), [1, 2, 3]);
-    let metrics = within("/metrics", app.http.get(app.url("/metrics")).send())
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("pushlab_publish_rejected_total 1"));
 }
 

@@ -89,12 +89,7 @@ async fn clients_that_stop_reading_are_dropped_or_gapped_without_slowing_the_oth
 
     let rss_kb = app.stats().await["process"]["rss_kb"].as_u64().unwrap();
     assert!(rss_kb < RSS_BOUND_KB, "server RSS {rss_kb} KB");
-    let metrics = within("/metrics", app.http.get(app.url("/metrics")).send())
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("pushlab_slow_consumers_total{technique=\"ws\"} 1"));
     drop(slow_ws); // kept open, unread, until here
 }
