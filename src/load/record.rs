@@ -72,19 +72,23 @@ fn leading_number(bytes: &[u8]) -> Option<(u64, usize)> {
 
 /// Reads `"missed":N` from a poll answer (0 when absent).
 pub fn missed_in(json: &[u8]) -> u64 {
-    memmem::find(json, b"\"missed\":")
-        .and_then(|at| leading_number(&json[at + 9..]))
-        .map_or(0, |(n, _)| n)
+    number_after(json, b"\"missed\":").unwrap_or(0)
 }
 
 /// Reads `"id":N` from a publish answer.
 pub fn id_in(json: &[u8]) -> Option<u64> {
-    memmem::find(json, b"\"id\":").and_then(|at| leading_number(&json[at + 5..]).map(|(n, _)| n))
+    number_after(json, b"\"id\":")
 }
 
 /// Reads `"next":N` from a poll answer.
 pub fn next_in(json: &[u8]) -> Option<u64> {
-    memmem::find(json, b"\"next\":").and_then(|at| leading_number(&json[at + 7..]).map(|(n, _)| n))
+    number_after(json, b"\"next\":")
+}
+
+/// The number right after the first occurrence of `key`.
+fn number_after(json: &[u8], key: &[u8]) -> Option<u64> {
+    let at = memmem::find(json, key)?;
+    leading_number(&json[at + key.len()..]).map(|(n, _)| n)
 }
 
 /// Which ids one client received, as a bitmap from the run's first id.

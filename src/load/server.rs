@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use super::http::{Connection, Error};
-use super::net::ByteCounts;
 use crate::process::{self, Usage};
 
 pub struct Server {
@@ -91,23 +90,24 @@ impl Server {
     }
 
     async fn usage_from_stats(&self) -> Option<Usage> {
-        let mut connection = Connection::open(self.addr, Rc::new(ByteCounts::default()))
-            .await
-            .ok()?;
-        let (_, body) = connection.get_body("/api/stats").await.ok()?;
-        let stats: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        let stats = self.stats().await.ok()?;
         serde_json::from_value(stats.get("process")?.clone()).ok()
     }
 
     /// The newest message id on the server (from `/api/stats`, so asking
     /// is not traffic of any technique).
     pub async fn last_id(&self) -> Result<u64, Error> {
-        let mut connection = Connection::open(self.addr, Rc::default()).await?;
-        let (_, body) = connection.get_body("/api/stats").await?;
-        let stats: serde_json::Value = serde_json::from_slice(&body)?;
-        stats["hub"]["last_id"]
+        self.stats().await?["hub"]["last_id"]
             .as_u64()
             .ok_or_else(|| "no hub.last_id in /api/stats".into())
+    }
+
+    /// The server's `/api/stats`, on a connection of its own whose bytes
+    /// count for no technique.
+    async fn stats(&self) -> Result<serde_json::Value, Error> {
+        let mut connection = Connection::open(self.addr, Rc::default()).await?;
+        let (_, body) = connection.get_body("/api/stats").await?;
+        Ok(serde_json::from_slice(&body)?)
     }
 
     pub fn spawned(&self) -> bool {
