@@ -11,7 +11,7 @@ use crate::state::AppState;
 pub async fn stats(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(state.stats.snapshot(&state.hub))
+        .json(state.stats.snapshot(&state.hub, state.broker.as_ref()))
 }
 
 /// `GET /metrics`: the same figures for Prometheus.

@@ -14,6 +14,11 @@ pub struct Config {
     #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
     pub rate: f64,
 
+    /// Share the message stream with other pushlab instances through Redis,
+    /// e.g. redis://127.0.0.1:6379 (default: this process alone, no broker).
+    #[arg(long, value_name = "URL", value_parser = parse_broker)]
+    pub broker: Option<String>,
+
     /// How many recent messages the hub keeps for clients that resume with a cursor.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub history: u64,
@@ -91,6 +96,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             rate: 1.0,
+            broker: None,
             history: 1024,
             longpoll_timeout: Duration::from_secs(25),
             allowed_origins: Vec::new(),
@@ -108,6 +114,18 @@ impl Default for Config {
             slow_consumer_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// A broker address: Redis, the one broker pushlab speaks.
+fn parse_broker(raw: &str) -> Result<String, String> {
+    let url = raw.trim();
+    let host = url.strip_prefix("redis://").unwrap_or_default();
+    if host.is_empty() {
+        return Err(format!(
+            "{raw:?} is not a Redis address (try redis://127.0.0.1:6379)"
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 /// A duration as a number of seconds (`25`, `0.5`) or with a unit (`25s`,
@@ -154,6 +172,17 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         config: Config,
+    }
+
+    #[test]
+    fn a_broker_must_be_a_redis_address() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["pushlab"], args].concat());
+        let cli = parse(&["--broker", "redis://127.0.0.1:6379"]).expect("a Redis URL");
+        assert_eq!(cli.config.broker.as_deref(), Some("redis://127.0.0.1:6379"));
+        for bad in ["http://127.0.0.1:6379", "redis://", "127.0.0.1:6379", ""] {
+            let error = parse(&["--broker", bad]).err().expect("refused");
+            assert!(error.to_string().contains("not a Redis address"), "{error}");
+        }
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //! drops the gap it was waiting out and draws a new one at the new rate.
 //! Dropping it is fair because exponential gaps have no memory: the time
 //! already waited says nothing about the time still to wait.
+//!
+//! With a shared broker every instance runs its own generator, so the
+//! stream gets the sum of their rates; give all but one `--rate 0`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +25,7 @@ use rand_distr::{Distribution, Exp};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::Hub;
+use crate::broker::Broker;
 
 /// The author name generated messages carry.
 pub const AUTHOR: &str = "generator";
@@ -34,7 +37,11 @@ pub const MAX_RATE: f64 = 100.0;
 /// Publishes at the rate `rate` holds (messages per second, on average)
 /// until `shutdown`, following every change. A rate of 0 publishes nothing
 /// until it changes.
-pub async fn run(hub: Arc<Hub>, mut rate: watch::Receiver<f64>, shutdown: CancellationToken) {
+pub async fn run(
+    broker: Arc<dyn Broker>,
+    mut rate: watch::Receiver<f64>,
+    shutdown: CancellationToken,
+) {
     let mut rng = StdRng::from_rng(&mut rand::rng());
     loop {
         let current = *rate.borrow_and_update();
@@ -48,7 +55,9 @@ pub async fn run(hub: Arc<Hub>, mut rate: watch::Receiver<f64>, shutdown: Cancel
             }
             () = sleep_or_forever(gap) => {
                 let text = format!("The server is sending: {}", rng.random_range(0..1000));
-                hub.publish(AUTHOR, &text);
+                // A failed publish (the broker is away) is counted by the
+                // broker; the generator just carries on with the next one.
+                let _ = broker.publish(AUTHOR, &text).await;
             }
         }
     }

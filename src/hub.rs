@@ -12,6 +12,11 @@
 //!   after the cursor, then waits for live messages: long-polling, SSE and
 //!   WebSocket.
 //!
+//! The hub is the message source of one process. When several processes
+//! share a broker (`--broker redis://…`, see [`crate::broker`]), each keeps
+//! its own hub as a *replica*: the broker assigns the ids and the epoch, and
+//! [`Hub::apply`] feeds every message in, in order, on every instance alike.
+//!
 //! Publishing costs one lock and one `broadcast::send`: O(1) work for the
 //! publisher plus one wake-up per waiting subscriber. Each subscriber then
 //! drains its own queue on its own task, so a slow one never delays the rest.
@@ -22,12 +27,12 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytestring::ByteString;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::cursor::Since;
 
@@ -40,6 +45,12 @@ pub const SUBSCRIBER_QUEUE: usize = 256;
 /// lets a technique put several messages into one write; the cap keeps one
 /// batch from growing without bound.
 pub const MAX_BATCH: usize = 256;
+
+/// How long a replica waits for a message a client says it has already
+/// seen (on another instance) before calling the cursor one it never
+/// issued. The broker hands a message to every instance within about a
+/// round trip, so this only runs out for cursors that really are foreign.
+pub const REPLICA_CATCH_UP: Duration = Duration::from_secs(1);
 
 /// One published message, exactly as every technique shows it.
 #[derive(Debug)]
@@ -67,7 +78,7 @@ struct MessageJson<'a> {
 }
 
 impl Message {
-    fn new(id: u64, author: &str, text: &str, published_at_us: u64) -> Self {
+    pub(crate) fn new(id: u64, author: &str, text: &str, published_at_us: u64) -> Self {
         let fields = MessageJson {
             id,
             author,
@@ -120,20 +131,39 @@ impl Batch {
     }
 }
 
-/// The ring of retained messages and the newest id.
+/// The ring of retained messages, the newest id, and the channel that wakes
+/// subscribers: everything a publish changes, behind one lock.
 struct Ring {
+    /// Names this run of the message source.
+    epoch: Arc<str>,
     messages: VecDeque<Arc<Message>>,
     capacity: usize,
     last_id: u64,
+    /// Wakes subscribers. Sent to while holding the ring lock (see
+    /// [`Hub::publish`]); replaced when the epoch changes, which wakes every
+    /// subscriber of the old one.
+    wakeups: broadcast::Sender<Arc<Message>>,
 }
 
 impl Ring {
+    fn new(epoch: Arc<str>, capacity: usize) -> Ring {
+        Ring {
+            epoch,
+            messages: VecDeque::with_capacity(capacity),
+            capacity,
+            last_id: 0,
+            wakeups: broadcast::channel(SUBSCRIBER_QUEUE).0,
+        }
+    }
+
     fn push(&mut self, message: Arc<Message>) {
         if self.messages.len() == self.capacity {
             self.messages.pop_front();
         }
         self.last_id = message.id;
-        self.messages.push_back(message);
+        self.messages.push_back(Arc::clone(&message));
+        // An error only means nobody is subscribed right now.
+        let _ = self.wakeups.send(message);
     }
 
     /// Everything after `since`, plus what is no longer there.
@@ -145,12 +175,12 @@ impl Ring {
             // it, so the client's view is from an earlier run. Start it over.
             Since::After(_) | Since::OtherEpoch => (0, true),
         };
-        let oldest = self.messages.front().map_or(self.last_id + 1, |m| m.id);
-        let missed = oldest.saturating_sub(after + 1);
-        // Ids in the ring are consecutive, so the first wanted one sits at
-        // a known offset.
-        let skip = (after + 1).saturating_sub(oldest) as usize;
-        let messages = self.messages.iter().skip(skip).cloned().collect();
+        // Ids in the ring increase, but a replica's may skip some (it lost
+        // its broker for longer than the broker kept them), so search for
+        // the first wanted one and count every id that is not there.
+        let first = self.messages.partition_point(|m| m.id <= after);
+        let messages: Vec<_> = self.messages.range(first..).cloned().collect();
+        let missed = (self.last_id - after) - messages.len() as u64;
         Batch {
             messages,
             missed,
@@ -162,33 +192,40 @@ impl Ring {
 
 /// The message source. Shared as `Arc<Hub>` by every worker thread.
 pub struct Hub {
-    epoch: String,
     ring: Mutex<Ring>,
-    /// Wakes subscribers. Sent to while holding the ring lock (see
-    /// [`Hub::publish`]).
-    wakeups: broadcast::Sender<Arc<Message>>,
+    /// The newest id, for readers that wait until a replica has caught up.
+    newest: watch::Sender<u64>,
+    /// True when a broker assigns the ids and [`Hub::apply`] feeds them in.
+    replica: bool,
     /// Subscribers whose queue overflowed (they caught up from the ring).
     lagged: AtomicU64,
 }
 
 impl Hub {
+    /// The message source of a single process: it assigns the ids itself.
     pub fn new(history: usize) -> Arc<Hub> {
-        let (wakeups, _) = broadcast::channel(SUBSCRIBER_QUEUE);
+        Self::with_role(history, false)
+    }
+
+    /// A replica of a broker's stream: ids and epoch come from the broker
+    /// through [`Hub::apply`].
+    pub fn replica(history: usize) -> Arc<Hub> {
+        Self::with_role(history, true)
+    }
+
+    fn with_role(history: usize, replica: bool) -> Arc<Hub> {
         Arc::new(Hub {
-            epoch: format!("{:016x}", rand::random::<u64>()),
-            ring: Mutex::new(Ring {
-                messages: VecDeque::with_capacity(history.max(1)),
-                capacity: history.max(1),
-                last_id: 0,
-            }),
-            wakeups,
+            ring: Mutex::new(Ring::new(new_epoch().into(), history.max(1))),
+            newest: watch::Sender::new(0),
+            replica,
             lagged: AtomicU64::new(0),
         })
     }
 
-    /// Names this run of the hub. Cursors are only meaningful within one epoch.
-    pub fn epoch(&self) -> &str {
-        &self.epoch
+    /// Names this run of the message source. Cursors are only meaningful
+    /// within one epoch.
+    pub fn epoch(&self) -> Arc<str> {
+        Arc::clone(&self.lock().epoch)
     }
 
     /// The newest id, 0 before the first message.
@@ -204,7 +241,7 @@ impl Hub {
 
     /// Subscribers waiting right now (long-polls, SSE streams, WebSockets).
     pub fn subscribers(&self) -> usize {
-        self.wakeups.receiver_count()
+        self.lock().wakeups.receiver_count()
     }
 
     /// How many times a subscriber's queue overflowed.
@@ -224,21 +261,77 @@ impl Hub {
             text,
             published_at_us,
         ));
+        // `push` wakes the subscribers while we still hold the ring lock.
+        // `subscribe` takes its ring snapshot and its channel receiver under
+        // this same lock, so every message reaches every subscriber exactly
+        // once: either in the snapshot or through the channel, never both,
+        // never neither.
         ring.push(Arc::clone(&message));
-        // Send while still holding the ring lock. `subscribe` takes its ring
-        // snapshot and its channel receiver under this same lock, so every
-        // message reaches every subscriber exactly once: either in the
-        // snapshot or through the channel, never both, never neither.
-        // An error only means nobody is subscribed right now.
-        let _ = self.wakeups.send(Arc::clone(&message));
+        self.newest.send_replace(message.id);
         message
     }
     // docs:end publish
 
+    /// Feeds in a message that the broker numbered: a replica's only way
+    /// in. Ids already held are ignored, so re-reading the broker's stream
+    /// after a reconnect delivers nothing twice. (The broker's relay moves
+    /// the hub to a new epoch first, with [`Hub::follow_epoch`].)
+    pub fn apply(&self, id: u64, author: &str, text: &str, published_at_us: u64) {
+        let mut ring = self.lock();
+        if id <= ring.last_id {
+            return;
+        }
+        ring.push(Arc::new(Message::new(id, author, text, published_at_us)));
+        self.newest.send_replace(id);
+    }
+
+    /// Moves to `epoch` if it is not the current one (a replica learning the
+    /// broker's epoch, or the broker starting over after losing its data);
+    /// true if it moved.
+    pub fn follow_epoch(&self, epoch: &str) -> bool {
+        let mut ring = self.lock();
+        let moved = *ring.epoch != *epoch;
+        if moved {
+            self.start_epoch(&mut ring, epoch);
+        }
+        moved
+    }
+
+    /// Empties the ring under a new epoch. Replacing the channel closes the
+    /// old one, which wakes every subscriber; each rejoins and reports a
+    /// reset (see [`Subscription::recv`]).
+    fn start_epoch(&self, ring: &mut Ring, epoch: &str) {
+        *ring = Ring::new(epoch.into(), ring.capacity);
+        self.newest.send_replace(0);
+    }
+
+    /// `since`, once this hub holds the message it names. On a replica a
+    /// client may come with a cursor from another instance that is a step
+    /// ahead; waiting (at most [`REPLICA_CATCH_UP`]) for the broker to
+    /// deliver here too keeps that cursor from looking foreign. Costs
+    /// nothing in the common case and on a hub of its own.
+    pub async fn caught_up(&self, since: Since) -> Since {
+        let Since::After(id) = since else {
+            return since;
+        };
+        if !self.replica || id <= *self.newest.borrow() {
+            return since;
+        }
+        let mut newest = self.newest.subscribe();
+        let arrived = newest.wait_for(|&newest| newest >= id);
+        // Not there in time: `read`/`subscribe` treat it as foreign.
+        let _ = tokio::time::timeout(REPLICA_CATCH_UP, arrived).await;
+        since
+    }
+
     /// The messages after `since`, answered at once.
-    pub fn read(&self, since: Since) -> (Batch, u64) {
+    pub fn read(&self, since: Since) -> Read {
         let ring = self.lock();
-        (ring.after(since), ring.last_id)
+        Read {
+            batch: ring.after(since),
+            next: ring.last_id,
+            epoch: Arc::clone(&ring.epoch),
+        }
     }
 
     // docs:start lost-wakeup
@@ -250,7 +343,7 @@ impl Hub {
         // the ring under: a publish that happened between "check the ring"
         // and "start listening" would otherwise be lost, and the client
         // would wait for a message that already came.
-        let wakeups = self.wakeups.subscribe();
+        let wakeups = ring.wakeups.subscribe();
         let backlog = ring.after(since);
         let start = match since {
             Since::After(id) if !backlog.reset => id,
@@ -259,9 +352,11 @@ impl Hub {
         };
         // The backlog runs up to the newest message.
         let backlog_end = ring.last_id;
+        let epoch = Arc::clone(&ring.epoch);
         drop(ring);
         Subscription {
             hub: Arc::clone(self),
+            epoch,
             wakeups,
             backlog,
             backlog_end,
@@ -277,10 +372,20 @@ impl Hub {
     }
 }
 
+/// What a short poll gets: the batch, the cursor after it, and the epoch
+/// both belong to.
+pub struct Read {
+    pub batch: Batch,
+    pub next: u64,
+    pub epoch: Arc<str>,
+}
+
 /// One subscriber's view of the hub: the backlog after its cursor, then live
 /// messages as they are published.
 pub struct Subscription {
     hub: Arc<Hub>,
+    /// The epoch `next` belongs to.
+    epoch: Arc<str>,
     wakeups: broadcast::Receiver<Arc<Message>>,
     /// What the ring held after the cursor at subscribe time; handed out by
     /// the first `recv`.
@@ -292,8 +397,10 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// The epoch of the cursor [`Subscription::next`]; a batch with
+    /// `reset` set moves it to the hub's new one.
     pub fn epoch(&self) -> &str {
-        self.hub.epoch()
+        &self.epoch
     }
 
     /// The cursor after everything handed out so far (before the first
@@ -317,9 +424,9 @@ impl Subscription {
                         return batch;
                     }
                 }
-                // The hub owns the sender and we hold the hub, so the
-                // channel cannot close while this subscription exists.
-                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+                // The hub replaced the channel: the broker started a new
+                // epoch.
+                Err(broadcast::error::RecvError::Closed) => return self.rejoin(),
             }
         }
     }
@@ -337,7 +444,8 @@ impl Subscription {
                         return Some(batch);
                     }
                 }
-                Err(_) => return None,
+                Err(broadcast::error::TryRecvError::Closed) => return Some(self.rejoin()),
+                Err(broadcast::error::TryRecvError::Empty) => return None,
             }
         }
     }
@@ -370,13 +478,24 @@ impl Subscription {
                 Err(_) => break,
             }
         }
+        let missed = skipped_ids(self.next, &messages);
         self.next = messages.last().map_or(self.next, |m| m.id);
         Batch {
             messages,
-            missed: 0,
+            missed,
             reset: false,
             lagged: false,
         }
+    }
+
+    /// The hub moved to a new epoch: listen on its new channel and start
+    /// over from everything it holds, flagged as a reset.
+    fn rejoin(&mut self) -> Batch {
+        let ring = self.hub.lock();
+        self.wakeups = ring.wakeups.subscribe();
+        self.epoch = Arc::clone(&ring.epoch);
+        self.next = ring.last_id;
+        ring.after(Since::OtherEpoch)
     }
 
     /// Our queue overflowed: re-register and re-read the ring after our
@@ -384,7 +503,7 @@ impl Subscription {
     fn catch_up(&mut self) -> Option<Batch> {
         self.hub.lagged.fetch_add(1, Ordering::Relaxed);
         let ring = self.hub.lock();
-        self.wakeups = self.hub.wakeups.subscribe();
+        self.wakeups = ring.wakeups.subscribe();
         let batch = Batch {
             lagged: true,
             ..ring.after(Since::After(self.next))
@@ -393,6 +512,23 @@ impl Subscription {
         drop(ring);
         (!batch.is_empty()).then_some(batch)
     }
+}
+
+/// Ids missing between `cursor` and the messages after it. Always 0 on a
+/// hub of its own; on a replica, messages its broker no longer had.
+fn skipped_ids(cursor: u64, messages: &[Arc<Message>]) -> u64 {
+    let mut previous = cursor;
+    let mut skipped = 0;
+    for message in messages {
+        skipped += message.id.saturating_sub(previous + 1);
+        previous = message.id;
+    }
+    skipped
+}
+
+/// A fresh random epoch: 16 hex digits.
+pub fn new_epoch() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// Microseconds since the Unix epoch: the clock `published_at_us` uses, so
@@ -421,7 +557,7 @@ mod tests {
         for i in 0..10 {
             hub.publish("a", &i.to_string());
         }
-        let (batch, next) = hub.read(Since::After(2));
+        let Read { batch, next, .. } = hub.read(Since::After(2));
         assert_eq!(next, 10);
         assert_eq!(batch.missed, 5, "ids 3..=7 are gone");
         let ids: Vec<u64> = batch.messages.iter().map(|m| m.id).collect();
@@ -432,7 +568,7 @@ mod tests {
     fn a_cursor_this_run_never_issued_starts_over() {
         let hub = Hub::new(8);
         hub.publish("a", "x");
-        let (batch, _) = hub.read(Since::After(99));
+        let batch = hub.read(Since::After(99)).batch;
         assert!(batch.reset);
         assert_eq!(batch.messages.len(), 1);
     }
@@ -479,6 +615,64 @@ mod tests {
         }
         assert_eq!(seen, (1..=total).collect::<Vec<_>>());
         assert_eq!(hub.lagged(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_replica_waits_for_a_cursor_from_an_instance_ahead() {
+        let hub = Hub::replica(8);
+        hub.apply(1, "a", "x", 0);
+        // The client saw id 2 on another instance; it arrives here a moment later.
+        let (since, ()) = tokio::join!(hub.caught_up(Since::After(2)), async {
+            tokio::task::yield_now().await;
+            hub.apply(2, "a", "y", 0);
+        });
+        let read = hub.read(since);
+        assert!(!read.batch.reset, "the cursor is not foreign");
+        assert!(read.batch.messages.is_empty());
+        assert_eq!(read.next, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_replica_calls_a_cursor_foreign_when_it_never_arrives() {
+        let hub = Hub::replica(8);
+        hub.apply(1, "a", "x", 0);
+        let since = hub.caught_up(Since::After(9)).await;
+        assert!(hub.read(since).batch.reset);
+    }
+
+    #[tokio::test]
+    async fn ids_a_replica_never_received_are_reported_missed() {
+        let hub = Hub::replica(8);
+        let mut sub = hub.subscribe(Since::Now);
+        for id in [1, 2, 5] {
+            hub.apply(id, "a", "x", 0);
+        }
+        let read = hub.read(Since::After(1));
+        assert_eq!(
+            read.batch.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [2, 5]
+        );
+        assert_eq!(read.batch.missed, 2, "ids 3 and 4");
+        let live = sub.recv().await;
+        assert_eq!(live.messages.len(), 3);
+        assert_eq!(live.missed, 2);
+    }
+
+    #[tokio::test]
+    async fn a_new_epoch_tells_every_subscriber_to_start_over() {
+        let hub = Hub::replica(8);
+        hub.follow_epoch("first");
+        hub.apply(1, "a", "x", 0);
+        let mut sub = hub.subscribe(Since::After(1));
+        assert!(hub.follow_epoch("second"));
+        assert!(!hub.follow_epoch("second"), "already there");
+        let batch = sub.recv().await;
+        assert!(batch.reset);
+        assert_eq!(sub.epoch(), "second");
+        hub.apply(1, "b", "new", 0);
+        let batch = sub.recv().await;
+        assert_eq!(batch.messages[0].text, "new");
+        assert!(!batch.reset);
     }
 
     #[tokio::test]

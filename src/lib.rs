@@ -4,6 +4,8 @@
 //!
 //! The map of the crate:
 //! - [`hub`] — the one message source: ids, the ring, wake-ups.
+//! - [`broker`] — where publishes go: the hub itself, or Redis shared by
+//!   several instances.
 //! - [`generator`] — publishes random messages at a Poisson rate.
 //! - [`techniques`] — one file per technique: `poll`, `longpoll`, `sse`, `ws`.
 //! - [`cursor`] — how a client says what it has already seen.
@@ -26,6 +28,7 @@
 //! resolves: `main` passes Ctrl-C/SIGTERM, the tests a channel.
 
 pub mod api;
+pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod cursor;
@@ -67,13 +70,15 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let state = AppState::new(config);
+    let state = AppState::start(config)
+        .await
+        .map_err(std::io::Error::other)?;
     let workers = state
         .config
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let generator = actix_web::rt::spawn(generator::run(
-        state.hub.clone(),
+        state.broker.clone(),
         state.generator_rate.subscribe(),
         state.shutdown.clone(),
     ));

@@ -5,13 +5,11 @@
 //! How often a client may publish is [`crate::limits`]' business; both
 //! ways in ask it before publishing.
 
-use std::sync::Arc;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use crate::broker::Broker;
 use crate::error::ApiError;
-use crate::hub::{Hub, Message};
 use crate::state::AppState;
 
 pub const MAX_AUTHOR_CHARS: usize = 32;
@@ -41,10 +39,11 @@ impl NewMessage {
             .map_err(|e| ApiError::bad_request("bad_json", format!("the body is not valid: {e}")))
     }
 
-    /// Validates the message and, if it is acceptable, publishes it.
-    pub fn publish_to(&self, hub: &Hub) -> Result<Arc<Message>, ApiError> {
+    /// Validates the message and, if it is acceptable, publishes it;
+    /// its id, or why it was not published.
+    pub async fn publish_to(&self, broker: &dyn Broker) -> Result<u64, ApiError> {
         self.validate()?;
-        Ok(hub.publish(&self.author, &self.text))
+        Ok(broker.publish(&self.author, &self.text).await?)
     }
 
     /// Refuses empty or over-long fields, saying which and why.
@@ -72,7 +71,8 @@ fn check_length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
 }
 
 /// `POST /api/messages` with `{"author": "...", "text": "..."}` → 201
-/// `{"id": N}`, or 429 when this client is over its publish rate.
+/// `{"id": N}`, 429 when this client is over its publish rate, 503 when
+/// the broker cannot be reached.
 pub async fn post_message(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -82,8 +82,8 @@ pub async fn post_message(
     state
         .publish_limit
         .check(req.peer_addr().map(|peer| peer.ip()))?;
-    let message = new.publish_to(&state.hub)?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "id": message.id })))
+    let id = new.publish_to(state.broker.as_ref()).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "id": id })))
 }
 
 #[cfg(test)]

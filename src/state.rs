@@ -1,11 +1,13 @@
-//! What every handler shares: the hub, the counters, the settings, the
-//! generator's rate, the publish limiter and the shutdown signal.
+//! What every handler shares: the hub, the broker, the counters, the
+//! settings, the generator's rate, the publish limiter and the shutdown
+//! signal.
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::{self, Broker};
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::limits::PublishLimiter;
@@ -13,7 +15,11 @@ use crate::stats::Stats;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// Where the techniques read messages from.
     pub hub: Arc<Hub>,
+    /// Where messages are published: the hub itself, or a broker that
+    /// feeds the hubs of several instances (`--broker`).
+    pub broker: Arc<dyn Broker>,
     pub stats: Arc<Stats>,
     pub config: Arc<Config>,
     /// The generator's rate in messages per second. `config.rate` is only
@@ -30,10 +36,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config) -> Self {
+    /// The shared state, with the broker connected; fails when the broker
+    /// `config` names cannot be reached.
+    pub async fn start(config: Config) -> Result<Self, String> {
         let stats = Arc::new(Stats::new());
-        AppState {
-            hub: Hub::new(config.history as usize),
+        let history = config.history as usize;
+        let hub = match config.broker {
+            None => Hub::new(history),
+            Some(_) => Hub::replica(history),
+        };
+        let broker = broker::connect(&config, Arc::clone(&hub), Arc::clone(&stats)).await?;
+        Ok(AppState {
+            hub,
+            broker,
             publish_limit: Arc::new(PublishLimiter::new(
                 config.publish_rate,
                 config.publish_burst,
@@ -43,6 +58,6 @@ impl AppState {
             generator_rate: Arc::new(watch::Sender::new(config.rate)),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
-        }
+        })
     }
 }

@@ -12,11 +12,13 @@
 //! Bytes are counted by [`crate::traffic`]; deliveries by the techniques.
 //! Refusals at a limit ([`crate::limits`]) are counted too: `rejected` per
 //! technique for connections turned away, and `publish_rejected` for
-//! messages over a client's publish rate.
+//! messages over a client's publish rate. With a shared broker
+//! ([`crate::broker`]) each instance also reports the broker: reachable or
+//! not, its round-trip time, failed publishes and epoch resets.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
@@ -26,6 +28,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
+use crate::broker::Broker;
 use crate::hub::{Batch, Hub, Message, now_us};
 
 /// The four ways to get news to a browser.
@@ -128,18 +131,7 @@ impl TechniqueStats {
     }
 
     fn latency_ms(&self) -> LatencySnapshot {
-        let h = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        let ms = |us: u64| us as f64 / 1000.0;
-        if h.is_empty() {
-            return LatencySnapshot::default();
-        }
-        LatencySnapshot {
-            count: h.len(),
-            p50: ms(h.value_at_quantile(0.5)),
-            p90: ms(h.value_at_quantile(0.9)),
-            p99: ms(h.value_at_quantile(0.99)),
-            max: ms(h.max()),
-        }
+        LatencySnapshot::of(&self.latency)
     }
 }
 
@@ -167,6 +159,125 @@ pub struct LatencySnapshot {
     pub max: f64,
 }
 
+impl LatencySnapshot {
+    /// The quantiles of a histogram of microseconds, in milliseconds.
+    fn of(histogram: &Mutex<Histogram<u64>>) -> LatencySnapshot {
+        let h = histogram.lock().unwrap_or_else(PoisonError::into_inner);
+        let ms = |us: u64| us as f64 / 1000.0;
+        if h.is_empty() {
+            return LatencySnapshot::default();
+        }
+        LatencySnapshot {
+            count: h.len(),
+            p50: ms(h.value_at_quantile(0.5)),
+            p90: ms(h.value_at_quantile(0.9)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        }
+    }
+
+    /// The quantiles as `/metrics` labels them.
+    fn quantiles(&self) -> [(&'static str, f64); 4] {
+        [
+            ("0.5", self.p50),
+            ("0.9", self.p90),
+            ("0.99", self.p99),
+            ("1", self.max),
+        ]
+    }
+}
+
+/// What an instance knows about its broker. With the in-process broker it
+/// is always connected and never round-trips.
+pub struct BrokerStats {
+    connected: Gauge,
+    round_trip: Mutex<Histogram<u64>>,
+    round_trip_gauges: Family<BrokerQuantileLabel, Gauge<f64, AtomicU64>>,
+    publish_errors: Counter,
+    epoch_resets: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BrokerQuantileLabel {
+    quantile: &'static str,
+}
+
+impl BrokerStats {
+    fn new(registry: &mut Registry) -> BrokerStats {
+        let stats = BrokerStats {
+            connected: Gauge::default(),
+            round_trip: Mutex::new(new_histogram()),
+            round_trip_gauges: Family::default(),
+            publish_errors: Counter::default(),
+            epoch_resets: Counter::default(),
+        };
+        stats.connected.set(1);
+        registry.register(
+            "broker_connected",
+            "1 while the message broker is reachable, 0 during an outage",
+            stats.connected.clone(),
+        );
+        registry.register(
+            "broker_round_trip_ms",
+            "Round trips to the broker (publishes and pings), milliseconds",
+            stats.round_trip_gauges.clone(),
+        );
+        registry.register(
+            "broker_publish_errors",
+            "Publishes refused with 503: the broker could not be reached",
+            stats.publish_errors.clone(),
+        );
+        registry.register(
+            "broker_epoch_resets",
+            "Times the broker started a new epoch (it lost its data)",
+            stats.epoch_resets.clone(),
+        );
+        stats
+    }
+
+    pub fn set_connected(&self, connected: bool) {
+        self.connected.set(connected.into());
+    }
+
+    pub fn round_trip(&self, took: Duration) {
+        let mut h = self
+            .round_trip
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        h.saturating_record((took.as_micros() as u64).max(1));
+    }
+
+    pub fn publish_failed(&self) {
+        self.publish_errors.inc();
+    }
+
+    pub fn epoch_reset(&self) {
+        self.epoch_resets.inc();
+    }
+
+    fn snapshot(&self, broker: &dyn Broker) -> serde_json::Value {
+        serde_json::json!({
+            "kind": broker.kind(),
+            "url": broker.url(),
+            "connected": self.connected.get() == 1,
+            "round_trip_ms": LatencySnapshot::of(&self.round_trip),
+            "publish_errors": self.publish_errors.get(),
+            "epoch_resets": self.epoch_resets.get(),
+        })
+    }
+
+    fn update_metrics(&self) {
+        for (quantile, value) in LatencySnapshot::of(&self.round_trip).quantiles() {
+            let label = BrokerQuantileLabel { quantile };
+            self.round_trip_gauges.get_or_create(&label).set(value);
+        }
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("constant histogram bounds are valid")
+}
+
 /// All counters of the server.
 pub struct Stats {
     started: Instant,
@@ -177,6 +288,7 @@ pub struct Stats {
     uptime: Gauge,
     /// Publishes refused because their client was over its rate.
     pub publish_rejected: Counter,
+    pub broker: Arc<BrokerStats>,
 }
 
 impl Stats {
@@ -258,12 +370,10 @@ impl Stats {
                 bytes_out: bytes_out.get_or_create(&label).clone(),
                 rejected: rejected.get_or_create(&label).clone(),
                 slow_consumers: slow.get_or_create(&label).clone(),
-                latency: Mutex::new(
-                    Histogram::new_with_bounds(1, LATENCY_MAX_US, 3)
-                        .expect("constant histogram bounds are valid"),
-                ),
+                latency: Mutex::new(new_histogram()),
             }
         });
+        let broker = Arc::new(BrokerStats::new(&mut registry));
         Stats {
             started: Instant::now(),
             techniques,
@@ -272,6 +382,7 @@ impl Stats {
             hub_gauges,
             uptime,
             publish_rejected,
+            broker,
         }
     }
 
@@ -280,7 +391,7 @@ impl Stats {
     }
 
     /// The JSON document of `/api/stats`.
-    pub fn snapshot(&self, hub: &Hub) -> serde_json::Value {
+    pub fn snapshot(&self, hub: &Hub, broker: &dyn Broker) -> serde_json::Value {
         let techniques: serde_json::Map<String, serde_json::Value> = Technique::ALL
             .iter()
             .map(|&t| {
@@ -298,6 +409,7 @@ impl Stats {
                 "subscribers": hub.subscribers(),
                 "lagged": hub.lagged(),
             },
+            "broker": self.broker.snapshot(broker),
             "techniques": techniques,
             "publish_rejected": self.publish_rejected.get(),
             "process": crate::process::own(),
@@ -308,12 +420,7 @@ impl Stats {
     pub fn metrics(&self, hub: &Hub) -> String {
         for technique in Technique::ALL {
             let latency = self.technique(technique).latency_ms();
-            for (quantile, value) in [
-                ("0.5", latency.p50),
-                ("0.9", latency.p90),
-                ("0.99", latency.p99),
-                ("1", latency.max),
-            ] {
+            for (quantile, value) in latency.quantiles() {
                 let label = QuantileLabel {
                     technique,
                     quantile,
@@ -325,6 +432,7 @@ impl Stats {
         last_id.set(hub.last_id() as i64);
         subscribers.set(hub.subscribers() as i64);
         lagged.set(hub.lagged() as i64);
+        self.broker.update_metrics();
         self.uptime.set(self.started.elapsed().as_secs() as i64);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)

@@ -72,9 +72,11 @@ pub struct LoadArgs {
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     #[serde(serialize_with = "seconds")]
     pub ramp: Duration,
-    /// The server to load.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    pub url: String,
+    /// The server to load. Repeat it for several instances sharing a broker:
+    /// the clients are spread evenly over them, and the tool publishes to
+    /// the first.
+    #[arg(long = "url", default_value = "http://127.0.0.1:8080")]
+    pub url: Vec<String>,
     /// Start a server of our own instead (a child process, one per technique, generator off).
     #[arg(long)]
     pub spawn: bool,
@@ -146,7 +148,10 @@ impl Choice {
 
 /// What every client of one technique's run shares.
 pub struct Run {
+    /// Where the tool publishes: the first server.
     pub addr: SocketAddr,
+    /// Every server; client `i` connects to the `i`-th modulo their number.
+    pub addrs: Vec<SocketAddr>,
     pub settings: LoadArgs,
     pub recorder: RefCell<Recorder>,
     pub bytes: Rc<ByteCounts>,
@@ -155,6 +160,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// The server client `index` talks to.
+    pub fn server_of(&self, index: usize) -> SocketAddr {
+        self.addrs[index % self.addrs.len()]
+    }
+
     /// Client `index` is ready: it holds a cursor or an open subscription.
     pub fn subscribed(&self, index: usize) {
         let mut flags = self.subscribed.borrow_mut();
@@ -199,22 +209,26 @@ pub async fn run_all(args: LoadArgs) -> Result<Report, Error> {
     let shared = if args.spawn {
         None
     } else {
-        Some(Server::at(&args.url).await?)
+        let mut servers = Vec::new();
+        for url in &args.url {
+            servers.push(Server::at(url).await?);
+        }
+        Some(servers)
     };
     for technique in args.technique.techniques() {
         // A fresh server per technique, so its memory and CPU are this
         // technique's alone.
         let spawned = match &shared {
             Some(_) => None,
-            None => {
-                Some(Server::spawn(args.server_cores.as_deref(), args.server_workers, 1024).await?)
-            }
+            None => Some(vec![
+                Server::spawn(args.server_cores.as_deref(), args.server_workers, 1024).await?,
+            ]),
         };
-        let server = shared
+        let servers = shared
             .as_ref()
             .or(spawned.as_ref())
             .expect("one of the two is set");
-        let result = run_technique(technique, &args, server).await?;
+        let result = run_technique(technique, &args, servers).await?;
         techniques.insert(technique.name().to_owned(), result);
     }
     Ok(Report {
@@ -227,16 +241,23 @@ pub async fn run_all(args: LoadArgs) -> Result<Report, Error> {
 /// enough to be quick, few enough not to overflow the listen backlog.
 const CONNECTING_AT_ONCE: usize = 256;
 
-/// A server's and the tool's usage at one moment.
+/// The servers' (summed over instances) and the tool's usage at one moment.
 struct Usages {
     server: Usage,
     tool: Usage,
 }
 
 impl Usages {
-    async fn now(server: &Server) -> Usages {
+    async fn now(servers: &[Server]) -> Usages {
+        let mut server = Usage::default();
+        for one in servers {
+            let usage = one.usage().await.unwrap_or_default();
+            server.cpu_s += usage.cpu_s;
+            server.rss_kb += usage.rss_kb;
+            server.rss_peak_kb += usage.rss_peak_kb;
+        }
         Usages {
-            server: server.usage().await.unwrap_or_default(),
+            server,
             tool: crate::process::own().unwrap_or_default(),
         }
     }
@@ -257,18 +278,20 @@ struct Published {
 async fn run_technique(
     technique: Choice,
     args: &LoadArgs,
-    server: &Server,
+    servers: &[Server],
 ) -> Result<TechniqueReport, Error> {
     let clock = Instant::now();
+    let server = &servers[0];
     let run = Rc::new(Run {
         addr: server.addr,
+        addrs: servers.iter().map(|s| s.addr).collect(),
         settings: args.clone(),
         recorder: Recorder::new(clock, args.clients),
         bytes: Rc::new(ByteCounts::default()),
         stop: CancellationToken::new(),
         subscribed: RefCell::new(vec![false; args.clients]),
     });
-    let before = Usages::now(server).await;
+    let before = Usages::now(servers).await;
     let tasks = connect_clients(technique, &run).await;
     if run.recorder.borrow().subscribed < args.clients {
         run.stop.cancel();
@@ -281,7 +304,7 @@ async fn run_technique(
         .into());
     }
     tokio::time::sleep(Duration::from_millis(500)).await; // let memory settle
-    let idle = Usages::now(server).await;
+    let idle = Usages::now(servers).await;
     let first_id = server.last_id().await? + 1;
     run.recorder.borrow_mut().start_counting_at(first_id);
 
@@ -290,7 +313,7 @@ async fn run_technique(
     for task in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await; // a stuck client is abandoned
     }
-    let after = Usages::now(server).await;
+    let after = Usages::now(servers).await;
     Ok(report_of(&run, server, &published, [before, idle, after]))
 }
 

@@ -31,7 +31,8 @@ pub async fn handle(
     state: web::Data<AppState>,
     query: web::Query<CursorQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let since = query.since(state.hub.epoch(), None)?;
+    let since = query.since(&state.hub.epoch(), None)?;
+    let since = state.hub.caught_up(since).await;
     let timeout = query.timeout(state.config.longpoll_timeout)?;
 
     // Register for the wake-up and check the ring in one step, then wait
@@ -47,7 +48,7 @@ pub async fn handle(
     let stats = state.stats.technique(Technique::longpoll);
     Ok(super::poll_answer(
         stats,
-        state.hub.epoch(),
+        subscription.epoch(),
         &batch,
         subscription.next(),
     ))

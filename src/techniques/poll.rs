@@ -25,12 +25,18 @@ pub async fn handle(
     state: web::Data<AppState>,
     query: web::Query<CursorQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let since = query.since(state.hub.epoch(), None)?;
+    let since = query.since(&state.hub.epoch(), None)?;
+    let since = state.hub.caught_up(since).await;
 
     // Whatever is there right now — possibly nothing.
-    let (batch, next) = state.hub.read(since);
+    let read = state.hub.read(since);
 
     let stats = state.stats.technique(Technique::poll);
-    Ok(super::poll_answer(stats, state.hub.epoch(), &batch, next))
+    Ok(super::poll_answer(
+        stats,
+        &read.epoch,
+        &read.batch,
+        read.next,
+    ))
 }
 // docs:end poll-handler

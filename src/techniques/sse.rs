@@ -57,7 +57,8 @@ pub async fn handle(
     query: web::Query<CursorQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let last_event_id = last_event_id(&req)?;
-    let since = query.since(state.hub.epoch(), last_event_id)?;
+    let since = query.since(&state.hub.epoch(), last_event_id)?;
+    let since = state.hub.caught_up(since).await;
 
     // Register for wake-ups and take the backlog, then stream.
     let subscription = state.hub.subscribe(since);
@@ -128,8 +129,10 @@ impl EventStream {
         let mut out = String::new();
         if batch.missed > 0 || batch.reset {
             out.push_str(&format!(
-                "event: gap\ndata: {{\"missed\":{},\"reset\":{}}}\n\n",
-                batch.missed, batch.reset
+                "event: gap\ndata: {{\"missed\":{},\"reset\":{},\"epoch\":\"{}\"}}\n\n",
+                batch.missed,
+                batch.reset,
+                self.subscription.epoch()
             ));
         }
         for message in &batch.messages {

@@ -63,7 +63,8 @@ pub async fn handle(
     query: web::Query<CursorQuery>,
 ) -> Result<HttpResponse, ApiError> {
     origin::check(&req, &state.config.allowed_origins)?;
-    let since = query.since(state.hub.epoch(), None)?;
+    let since = query.since(&state.hub.epoch(), None)?;
+    let since = state.hub.caught_up(since).await;
 
     let (response, session, frames) = actix_ws::handle(&req, body).map_err(handshake_error)?;
     let frames = frames
@@ -119,10 +120,24 @@ enum Role {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum ServerFrame<'a> {
-    Hello { epoch: &'a str, next: u64 },
-    Gap { missed: u64, reset: bool },
-    Published { id: u64 },
-    Error { error: &'a str, message: &'a str },
+    Hello {
+        epoch: &'a str,
+        next: u64,
+    },
+    /// `epoch` names the run the stream continues in: after a reset, the
+    /// one a reconnecting client's cursor must name.
+    Gap {
+        missed: u64,
+        reset: bool,
+        epoch: &'a str,
+    },
+    Published {
+        id: u64,
+    },
+    Error {
+        error: &'a str,
+        message: &'a str,
+    },
 }
 
 impl ServerFrame<'_> {
@@ -187,7 +202,7 @@ impl Connection {
             let step = tokio::select! {
                 biased;
                 () = &mut shutdown => Err(Some(close(CloseCode::Away, "server shutting down"))),
-                batch = next_batch(&mut role) => bounded(&state, self.send_batch(&batch)).await,
+                batch = next_batch(&mut role) => bounded(&state, self.send_batch(&batch, &role)).await,
                 frame = self.frames.recv() => bounded(&state, self.on_frame(frame, &role)).await,
                 _ = heartbeat.tick() => bounded(&state, self.heartbeat()).await,
             };
@@ -204,14 +219,19 @@ impl Connection {
     /// Pushes one batch: a gap frame if something was missed, then one text
     /// frame per message. actix-ws queues them, and they leave together in
     /// as few writes as the socket allows.
-    async fn send_batch(&mut self, batch: &Batch) -> Result<(), Ending> {
+    async fn send_batch(&mut self, batch: &Batch, role: &Role) -> Result<(), Ending> {
         let stats = self.state.stats.technique(Technique::ws);
         if batch.missed > 0 || batch.reset {
             let gap = ServerFrame::Gap {
                 missed: batch.missed,
                 reset: batch.reset,
-            };
-            self.session.text(gap.text()).await.map_err(|_| None)?;
+                epoch: match role {
+                    Role::Subscriber(subscription) => subscription.epoch(),
+                    Role::Echo => "",
+                },
+            }
+            .text();
+            self.session.text(gap).await.map_err(|_| None)?;
             stats.missed(batch.missed);
             stats.gapped(batch);
         }
@@ -239,7 +259,7 @@ impl Connection {
             Some(Ok(AggregatedMessage::Text(text))) => match role {
                 Role::Echo => self.session.text(text).await,
                 Role::Subscriber(_) => {
-                    let reply = self.publish(&text);
+                    let reply = self.publish(&text).await;
                     self.session.text(reply).await
                 }
             },
@@ -259,25 +279,26 @@ impl Connection {
     /// A text frame on /ws: publish it, and say how that went. A bad frame,
     /// or one over the client's publish rate, is answered with an error
     /// frame; the connection stays open.
-    fn publish(&self, text: &str) -> String {
-        let frame = serde_json::from_str::<ClientFrame>(text).map_err(|e| {
-            ApiError::bad_request(
-                "bad_json",
-                format!("expected {{\"type\":\"publish\",\"author\":…,\"text\":…}}: {e}"),
-            )
-        });
-        let outcome = frame.and_then(|ClientFrame::Publish(message)| {
-            self.state.publish_limit.check(self.peer)?;
-            message.publish_to(&self.state.hub)
-        });
-        match outcome {
-            Ok(message) => ServerFrame::Published { id: message.id }.text(),
+    async fn publish(&self, text: &str) -> String {
+        match self.try_publish(text).await {
+            Ok(id) => ServerFrame::Published { id }.text(),
             Err(error) => ServerFrame::Error {
                 error: error.error,
                 message: &error.message,
             }
             .text(),
         }
+    }
+
+    async fn try_publish(&self, text: &str) -> Result<u64, ApiError> {
+        let ClientFrame::Publish(message) = serde_json::from_str(text).map_err(|e| {
+            ApiError::bad_request(
+                "bad_json",
+                format!("expected {{\"type\":\"publish\",\"author\":…,\"text\":…}}: {e}"),
+            )
+        })?;
+        self.state.publish_limit.check(self.peer)?;
+        message.publish_to(self.state.broker.as_ref()).await
     }
 
     /// Pings the peer, or gives up on it when it has been silent too long.

@@ -43,12 +43,13 @@ pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         timeouts.push(default_timeout);
         timeouts.sort_unstable();
     }
+    let epoch = state.hub.epoch();
     let page = Index {
         rate: *state.generator_rate.borrow(),
         longpoll_timeout_s: default_timeout,
         max_author: MAX_AUTHOR_CHARS,
         max_text: MAX_TEXT_CHARS,
-        epoch: state.hub.epoch(),
+        epoch: &epoch,
         lanes: &LANES,
         poll_intervals: &POLL_INTERVALS_MS,
         longpoll_timeouts: &timeouts,

@@ -26,6 +26,12 @@ export class Cursor {
     this.moveTo(epoch, this.next === null || epoch !== this.epoch ? next : this.next);
   }
 
+  // A stream's gap event: after a reset the stream goes on in a new run,
+  // from its beginning.
+  gap({ reset, epoch }) {
+    if (reset && epoch) this.moveTo(epoch, 0);
+  }
+
   // A stream delivered message `id`.
   seen(id) {
     this.next = id;

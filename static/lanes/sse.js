@@ -40,7 +40,11 @@ function listen(lane, request, cursor, backoff) {
       backoff.reset();
     });
     source.addEventListener("hello", (event) => cursor.hello(JSON.parse(event.data)));
-    source.addEventListener("gap", (event) => lane.gap(JSON.parse(event.data)));
+    source.addEventListener("gap", (event) => {
+      const gap = JSON.parse(event.data);
+      cursor.gap(gap);
+      lane.gap(gap);
+    });
     source.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
       cursor.seen(message.id);

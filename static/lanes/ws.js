@@ -46,7 +46,10 @@ function listen(lane, request, cursor, backoff) {
     socket.addEventListener("message", (event) => {
       const frame = JSON.parse(event.data);
       if (frame.type === "hello") cursor.hello(frame);
-      if (frame.type === "gap") lane.gap(frame);
+      if (frame.type === "gap") {
+        cursor.gap(frame);
+        lane.gap(frame);
+      }
       if (frame.type === "message") {
         cursor.seen(frame.id);
         lane.received(frame);

@@ -155,7 +155,8 @@ pub fn ids(messages: &Value) -> Vec<u64> {
 /// A Server-Sent Events client that parses the stream into events.
 pub struct SseClient {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buffer: String,
+    /// Bytes, not text: a chunk may end in the middle of a character.
+    buffer: Vec<u8>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -176,15 +177,16 @@ impl SseClient {
         assert_eq!(response.headers()["content-type"], "text/event-stream");
         SseClient {
             body: Box::pin(response.bytes_stream()),
-            buffer: String::new(),
+            buffer: Vec::new(),
         }
     }
 
     /// The next event (comments skipped), or None when the stream ends.
     pub async fn next_event(&mut self) -> Option<SseEvent> {
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
+            if let Some(end) = find(&self.buffer, b"\n\n") {
+                let bytes: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let block = String::from_utf8(bytes).expect("an SSE event is UTF-8");
                 let mut event = SseEvent {
                     event: "message".into(),
                     ..Default::default()
@@ -207,7 +209,7 @@ impl SseClient {
                 continue;
             }
             match within("an SSE chunk", self.body.next()).await {
-                Some(Ok(chunk)) => self.buffer.push_str(std::str::from_utf8(&chunk).unwrap()),
+                Some(Ok(chunk)) => self.buffer.extend_from_slice(&chunk),
                 _ => return None,
             }
         }

@@ -4,6 +4,7 @@
 //! are the point.
 
 mod bad_input;
+mod broker;
 mod controls;
 mod counters;
 mod docs;
@@ -16,6 +17,7 @@ mod longpoll;
 mod ordering;
 mod page;
 mod props;
+mod redis_server;
 mod shutdown;
 mod slow;
 mod websocket;

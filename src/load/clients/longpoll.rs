@@ -6,7 +6,7 @@ use crate::load::Run;
 use crate::load::record::next_in;
 
 pub async fn connection(run: &Run, index: usize, cursor: &mut Option<u64>) -> Result<(), Error> {
-    let mut connection = connect(run).await?;
+    let mut connection = connect(run, index).await?;
     if cursor.is_none() {
         // A first short poll only learns the cursor; it answers at once.
         let (_, body) = connection.get_body("/api/poll").await?;

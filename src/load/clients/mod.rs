@@ -41,9 +41,9 @@ pub async fn client(technique: Choice, run: Rc<Run>, index: usize) {
     }
 }
 
-/// Opens a counted HTTP connection.
-async fn connect(run: &Run) -> Result<Connection, Error> {
-    let connection = Connection::open(run.addr, Rc::clone(&run.bytes)).await?;
+/// Opens client `index`'s counted HTTP connection.
+async fn connect(run: &Run, index: usize) -> Result<Connection, Error> {
+    let connection = Connection::open(run.server_of(index), Rc::clone(&run.bytes)).await?;
     run.recorder.borrow_mut().connections += 1;
     Ok(connection)
 }

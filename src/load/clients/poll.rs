@@ -7,7 +7,7 @@ use super::{Error, connect, record_answer, unexpected, with_cursor};
 use crate::load::Run;
 
 pub async fn connection(run: &Run, index: usize, cursor: &mut Option<u64>) -> Result<(), Error> {
-    let mut connection = connect(run).await?;
+    let mut connection = connect(run, index).await?;
     let interval = run.settings.poll_interval;
     let phase = interval.mul_f64(rand::random::<f64>());
     let mut timer = tokio::time::interval_at(Instant::now() + phase, interval);

@@ -8,7 +8,7 @@ use crate::load::Run;
 use crate::load::record::{missed_in, next_in, scan_messages};
 
 pub async fn connection(run: &Run, index: usize, cursor: &mut Option<u64>) -> Result<(), Error> {
-    let mut connection = connect(run).await?;
+    let mut connection = connect(run, index).await?;
     let response = connection.get(&with_cursor("/api/sse", *cursor)).await?;
     if response.status() != 200 {
         return Err(unexpected(response.status().as_u16()));

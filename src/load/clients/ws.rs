@@ -13,8 +13,9 @@ use crate::load::net::CountedStream;
 use crate::load::record::{missed_in, next_in, scan_messages};
 
 pub async fn connection(run: &Run, index: usize, cursor: &mut Option<u64>) -> Result<(), Error> {
-    let stream = CountedStream::connect(run.addr, Rc::clone(&run.bytes)).await?;
-    let url = format!("ws://{}{}", run.addr, with_cursor("/ws", *cursor));
+    let server = run.server_of(index);
+    let stream = CountedStream::connect(server, Rc::clone(&run.bytes)).await?;
+    let url = format!("ws://{server}{}", with_cursor("/ws", *cursor));
     let (mut socket, _) =
         tokio_tungstenite::client_async_with_config(url, stream, Some(config())).await?;
     {

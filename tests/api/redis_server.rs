@@ -1,0 +1,126 @@
+//! A real `redis-server` for the broker tests, on a free loopback port,
+//! that a test can stop and start again on the same port.
+//!
+//! Where `redis-server` is not installed (Debian: `apt-get install
+//! redis-server`), [`RedisServer::start`] returns `None` and the test says
+//! "skipped" — unless `CI` is set, where a missing Redis is a failure.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long Redis may take to answer its first PING.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+
+pub struct RedisServer {
+    port: u16,
+    /// Where an append-only file lives, when the server keeps its data.
+    dir: PathBuf,
+    keeps_data: bool,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// A Redis that forgets everything when it stops (the default: a
+    /// restart is a Redis that lost its data).
+    pub fn start() -> Option<RedisServer> {
+        Self::start_with(false)
+    }
+
+    /// A Redis with an append-only file: a restart keeps every message.
+    pub fn start_keeping_data() -> Option<RedisServer> {
+        Self::start_with(true)
+    }
+
+    fn start_with(keeps_data: bool) -> Option<RedisServer> {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "redis-server is not installed (apt-get install redis-server)"
+            );
+            eprintln!("skipped: redis-server is not installed");
+            return None;
+        }
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("pushlab-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a directory for Redis");
+        let mut server = RedisServer {
+            port,
+            dir,
+            keeps_data,
+            child: None,
+        };
+        server.restart();
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops Redis (SIGKILL: an outage, not a polite shutdown).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts Redis (again) on the same port and waits until it answers.
+    pub fn restart(&mut self) {
+        self.stop();
+        let persistence: &[&str] = if self.keeps_data {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--dir"])
+            .arg(&self.dir)
+            .args(persistence)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        self.wait_until_ready();
+    }
+
+    fn wait_until_ready(&self) {
+        let deadline = Instant::now() + READY_WITHIN;
+        while !self.answers_ping() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("a bound address").port()
+}
