@@ -45,19 +45,34 @@ pub trait Broker: Send + Sync {
     fn url(&self) -> Option<&str>;
 }
 
-/// A publish the broker could not take. Nothing was published.
+/// A publish the broker did not confirm.
 #[derive(Debug)]
-pub struct BrokerError(pub String);
+pub enum BrokerError {
+    /// The broker could not be reached: nothing was published.
+    Unreachable(String),
+    /// The request went out but no answer came back: the message may or
+    /// may not be in the stream.
+    NoAnswer(String),
+}
 
 /// How long a client should wait before publishing again after a 503.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl From<BrokerError> for ApiError {
-    fn from(BrokerError(reason): BrokerError) -> ApiError {
+    fn from(error: BrokerError) -> ApiError {
+        let message = match error {
+            BrokerError::Unreachable(reason) => {
+                format!("the message broker is not reachable, nothing was published: {reason}")
+            }
+            BrokerError::NoAnswer(reason) => format!(
+                "the message broker did not confirm the publish ({reason}); \
+                 it may or may not have been published: look before publishing again"
+            ),
+        };
         ApiError::new(
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
             "broker_unavailable",
-            format!("the message broker is not reachable, nothing was published: {reason}"),
+            message,
         )
         .retry_after(RETRY_AFTER)
     }

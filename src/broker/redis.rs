@@ -169,7 +169,12 @@ impl Broker for RedisBroker {
         Box::pin(async move {
             self.publish_now(author, text).await.map_err(|e| {
                 self.stats.publish_failed();
-                BrokerError(e.to_string())
+                // Refused or never connected: the script cannot have run.
+                if e.is_connection_refusal() {
+                    BrokerError::Unreachable(e.to_string())
+                } else {
+                    BrokerError::NoAnswer(e.to_string())
+                }
             })
         })
     }
