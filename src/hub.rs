@@ -193,7 +193,8 @@ impl Ring {
 /// The message source. Shared as `Arc<Hub>` by every worker thread.
 pub struct Hub {
     ring: Mutex<Ring>,
-    /// The newest id, for readers that wait until a replica has caught up.
+    /// A replica's newest id, for readers that wait until it has caught up
+    /// (see [`Hub::caught_up`]; a hub of its own never makes them wait).
     newest: watch::Sender<u64>,
     /// True when a broker assigns the ids and [`Hub::apply`] feeds them in.
     replica: bool,
@@ -267,7 +268,6 @@ impl Hub {
         // once: either in the snapshot or through the channel, never both,
         // never neither.
         ring.push(Arc::clone(&message));
-        self.newest.send_replace(message.id);
         message
     }
     // docs:end publish
