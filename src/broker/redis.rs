@@ -92,7 +92,8 @@ impl RedisBroker {
         stats: Arc<Stats>,
         history: usize,
     ) -> Result<Arc<RedisBroker>, String> {
-        let fail = |e: redis::RedisError| format!("cannot use the broker at {url}: {e}");
+        let shown_url = without_credentials(url);
+        let fail = |e: redis::RedisError| format!("cannot use the broker at {shown_url}: {e}");
         let client = Client::open(url).map_err(fail)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(COMMAND_TIMEOUT))
@@ -103,7 +104,7 @@ impl RedisBroker {
             .await
             .map_err(fail)?;
         let broker = Arc::new(RedisBroker {
-            shown_url: without_credentials(url),
+            shown_url: shown_url.clone(),
             commands,
             script: Script::new(PUBLISH_SCRIPT),
             history,
