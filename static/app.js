@@ -2,7 +2,8 @@
 // real client per technique (lanes/*.js), each reporting to its lane
 // (lane.js, drawn by timeline.js), and keep the figures (figures.js) and
 // charts (charts.js, comparison.js) moving. The knobs are in controls.js,
-// the note about other tabs in tabs.js.
+// the note about other tabs in tabs.js, the shared broker's line in
+// broker.js.
 
 import { Clock } from "./clock.js";
 import { Lane } from "./lane.js";
@@ -10,6 +11,7 @@ import { Figures } from "./figures.js";
 import { Comparison } from "./comparison.js";
 import { readSettings, wireControls } from "./controls.js";
 import { watchTabs } from "./tabs.js";
+import { showBroker } from "./broker.js";
 import { strip } from "./charts.js";
 import * as poll from "./lanes/poll.js";
 import * as longpoll from "./lanes/longpoll.js";
@@ -45,7 +47,11 @@ ws.run(lanes.ws);
 
 const figures = new Figures(lanes, document.querySelector('[data-notice="stalled"]'));
 const comparison = new Comparison(lanes, figures);
-figures.onRefresh = () => comparison.draw();
+const brokerLine = document.querySelector("[data-broker]");
+figures.onRefresh = () => {
+  comparison.draw();
+  showBroker(brokerLine, figures.latest);
+};
 figures.run();
 
 wireControls({ lanes, figures, comparison, settings });

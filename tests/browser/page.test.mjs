@@ -107,6 +107,9 @@ async function main(context) {
     await page.locator(`[data-lane="${lane}"] .messages li[data-id]`).first().waitFor({ timeout: STEP_MS });
   }
 
+  step("a server of its own shows no broker line");
+  if (await page.locator("[data-broker]").isVisible()) throw new Error("a broker line without a broker");
+
   await recordMessages(page);
   step("publishing through the box");
   await publish(page, `hello from the browser test ${Date.now()}`);
