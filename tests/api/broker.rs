@@ -10,13 +10,16 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::redis_server::RedisServer;
 
-/// Two instances, A and B, sharing `redis`.
-fn two_instances(redis: &RedisServer) -> (TestApp, TestApp) {
+/// Two instances, A and B, sharing `redis`, both serving.
+async fn two_instances(redis: &RedisServer) -> (TestApp, TestApp) {
     let config = || pushlab::Config {
         broker: Some(redis.url()),
         ..test_config()
     };
-    (spawn_app(config()), spawn_app(config()))
+    let (a, b) = (spawn_app(config()), spawn_app(config()));
+    ready(&a).await;
+    ready(&b).await;
+    (a, b)
 }
 
 /// Waits until `app` serves (its broker connection is made before it
@@ -65,9 +68,7 @@ async fn messages_published_on_one_instance_reach_every_technique_on_the_other()
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (a, b) = two_instances(&redis);
-    ready(&a).await;
-    ready(&b).await;
+    let (a, b) = two_instances(&redis).await;
 
     // B's clients, one per technique, all from the start of the stream.
     let mut sse = SseClient::connect(&b, "/api/sse?since=0", None).await;
@@ -132,9 +133,7 @@ async fn a_client_alternating_between_instances_sees_every_message_once() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (a, b) = two_instances(&redis);
-    ready(&a).await;
-    ready(&b).await;
+    let (a, b) = two_instances(&redis).await;
     const TOTAL: u64 = 48;
     // Both instances publish, interleaved, while the client hops.
     let publishing = {
@@ -251,9 +250,7 @@ async fn a_redis_outage_refuses_publishes_and_its_lost_data_is_reported() {
     let Some(mut redis) = RedisServer::start() else {
         return;
     };
-    let (a, b) = two_instances(&redis);
-    ready(&a).await;
-    ready(&b).await;
+    let (a, b) = two_instances(&redis).await;
     let mut sse = SseClient::connect(&b, "/api/sse?since=0", None).await;
     let mut ws = ws_connect(&b, "/ws?since=0").await;
     for text in ["before-1", "before-2"] {
@@ -331,9 +328,7 @@ async fn a_redis_restart_that_keeps_its_data_loses_nothing() {
     let Some(mut redis) = RedisServer::start_keeping_data() else {
         return;
     };
-    let (a, b) = two_instances(&redis);
-    ready(&a).await;
-    ready(&b).await;
+    let (a, b) = two_instances(&redis).await;
     let mut sse = SseClient::connect(&b, "/api/sse?since=0", None).await;
     for text in ["one", "two"] {
         a.publish("a", text).await;
@@ -361,8 +356,7 @@ async fn stats_and_metrics_report_the_broker() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (a, _b) = two_instances(&redis);
-    ready(&a).await;
+    let (a, _b) = two_instances(&redis).await;
     a.publish("a", "measured").await;
     let broker = &a.stats().await["broker"];
     assert_eq!(broker["kind"], "redis");
@@ -414,9 +408,7 @@ async fn the_load_tool_spreads_its_clients_over_instances_and_loses_nothing() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (a, b) = two_instances(&redis);
-    ready(&a).await;
-    ready(&b).await;
+    let (a, b) = two_instances(&redis).await;
     let (a_url, b_url) = (a.url(""), b.url(""));
     let argv = [
         "load",
