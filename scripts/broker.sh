@@ -8,6 +8,9 @@
 # core 0 and the load tool to core 1, so the three set-ups get the same CPU:
 # on a two-core machine, two instances share one core with Redis. Needs
 # redis-server (Debian: apt-get install redis-server) and taskset.
+# Latency is the tool's (receive time minus its scheduled publish time, the
+# POST included); "server" latency is the first instance's own (its publish
+# time, before the broker round trip, to the hand-over to the socket).
 #
 #   fanout-10k-*   10,000 WebSocket clients, 20 messages/s for 10 s
 #   latency-100-*  100 clients, 20 messages/s: the broker's added latency
@@ -68,6 +71,12 @@ run() {
     --duration 10s --json "$OUT/$name.json"
   awk -v a="$(redis_cpu)" -v b="$cpu_before" 'BEGIN {printf "%.2f\n", a - b}' \
     > "$OUT/$name.redis-cpu"
+  # The servers' own view: publish-to-hand-over latency and broker round trips.
+  local n=0
+  for ((i = 1; i < ${#URLS[@]}; i += 2)); do
+    n=$((n + 1))
+    curl -fs "${URLS[$i]}/api/stats" > "$OUT/$name.stats-$n.json"
+  done
   kill "${INSTANCE_PIDS[@]}" 2>/dev/null || true
   wait "${INSTANCE_PIDS[@]}" 2>/dev/null || true
   INSTANCE_PIDS=()
@@ -83,8 +92,8 @@ run latency-100-two-redis 100 2 --broker "$BROKER"
 python3 - "$OUT" <<'EOF' | tee "$OUT/summary.md"
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
-print("| run | instances | broker | clients | delivered / expected | deliveries/s | p50 ms | p99 ms | max ms | burst spread max ms | server CPU s | Redis CPU s |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| run | instances | broker | clients | delivered / expected | deliveries/s | p50 ms | p99 ms | max ms | burst spread max ms | server p50 / p99 ms | broker round trip p50 / p99 ms | server CPU s | Redis CPU s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for name in ["fanout-10k-one-local", "fanout-10k-one-redis", "fanout-10k-two-redis",
              "latency-100-one-local", "latency-100-one-redis", "latency-100-two-redis"]:
     ws = json.loads((out / f"{name}.json").read_text())["techniques"]["ws"]
@@ -92,7 +101,13 @@ for name in ["fanout-10k-one-local", "fanout-10k-one-redis", "fanout-10k-two-red
     instances = "2" if "two" in name else "1"
     broker = "redis" if "redis" in name else "none"
     l = ws["latency_ms"]
+    # Server-side figures of the first instance (the one the tool publishes to).
+    stats = json.loads((out / f"{name}.stats-1.json").read_text())
+    sl = stats["techniques"]["ws"]["latency_ms"]
+    rt = stats["broker"]["round_trip_ms"]
+    round_trip = f"{rt['p50']:.2f} / {rt['p99']:.2f}" if broker == "redis" else "–"
     print(f"| {name} | {instances} | {broker} | {ws['clients']:,} | {ws['delivered']:,} / {ws['expected']:,} "
           f"| {ws['deliveries_per_s']:,.0f} | {l['p50']:.2f} | {l['p99']:.2f} | {l['max']:.2f} "
-          f"| {ws['burst_spread_ms']['max']:.1f} | {ws['server_cpu_s']:.2f} | {redis_cpu:.2f} |")
+          f"| {ws['burst_spread_ms']['max']:.1f} | {sl['p50']:.2f} / {sl['p99']:.2f} | {round_trip} "
+          f"| {ws['server_cpu_s']:.2f} | {redis_cpu:.2f} |")
 EOF
