@@ -104,9 +104,9 @@ async fn worker(
             let Some(conn) = connection.as_mut() else {
                 continue;
             };
-            match conn.post_json("/api/messages", body.clone()).await {
+            match conn.post_json("/api/messages", &body).await {
                 Ok((201, answer)) => {
-                    if let Some(id) = super::record::id_in(&answer) {
+                    if let Some(id) = super::record::id_in(answer) {
                         outcome.borrow_mut().ids.push(id);
                     }
                     break;
@@ -115,7 +115,7 @@ async fn worker(
                     let mut outcome = outcome.borrow_mut();
                     outcome.refused += 1;
                     outcome.first_refusal.get_or_insert_with(|| {
-                        format!("{status} {}", String::from_utf8_lossy(&answer))
+                        format!("{status} {}", String::from_utf8_lossy(answer))
                     });
                     break;
                 }

@@ -107,7 +107,7 @@ impl Server {
     async fn stats(&self) -> Result<serde_json::Value, Error> {
         let mut connection = Connection::open(self.addr, Rc::default()).await?;
         let (_, body) = connection.get_body("/api/stats").await?;
-        Ok(serde_json::from_slice(&body)?)
+        Ok(serde_json::from_slice(body)?)
     }
 
     pub fn spawned(&self) -> bool {

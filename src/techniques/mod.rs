@@ -53,7 +53,10 @@ fn poll_answer(stats: &TechniqueStats, epoch: &str, batch: &Batch, next: u64) ->
         missed: batch.missed,
         reset: batch.reset,
     };
-    let body = serde_json::to_vec(&answer).expect("plain fields serialise");
+    // Sized up front: growing the buffer while serialising cost a
+    // reallocation or two per answer.
+    let mut body = Vec::with_capacity(ANSWER_OVERHEAD + batch.messages.len() * MESSAGE_SIZE);
+    serde_json::to_writer(&mut body, &answer).expect("plain fields serialise");
     // Static header values: a poll is the hottest path, and parsing the same
     // two strings into headers on every request costs two allocations.
     HttpResponse::Ok()
@@ -62,6 +65,12 @@ fn poll_answer(stats: &TechniqueStats, epoch: &str, batch: &Batch, next: u64) ->
         .insert_header((header::CACHE_CONTROL, NO_STORE.clone()))
         .body(body)
 }
+
+/// Bytes of a poll answer around its messages (epoch, cursor, flags), and of
+/// one message with a short text: enough to serialise most answers without
+/// growing the buffer.
+const ANSWER_OVERHEAD: usize = 96;
+const MESSAGE_SIZE: usize = 256;
 
 const JSON: header::HeaderValue = header::HeaderValue::from_static("application/json");
 const NO_STORE: header::HeaderValue = header::HeaderValue::from_static("no-store");

@@ -10,7 +10,7 @@ pub async fn connection(run: &Run, index: usize, cursor: &mut Option<u64>) -> Re
     if cursor.is_none() {
         // A first short poll only learns the cursor; it answers at once.
         let (_, body) = connection.get_body("/api/poll").await?;
-        *cursor = next_in(&body);
+        *cursor = next_in(body);
         run.subscribed(index);
     }
     let path = format!(
@@ -22,6 +22,6 @@ pub async fn connection(run: &Run, index: usize, cursor: &mut Option<u64>) -> Re
         if status != 200 {
             return Err(unexpected(status));
         }
-        *cursor = record_answer(run, index, &body).or(*cursor);
+        *cursor = record_answer(run, index, body).or(*cursor);
     }
 }

@@ -19,7 +19,7 @@ pub async fn connection(run: &Run, index: usize, cursor: &mut Option<u64>) -> Re
         if status != 200 {
             return Err(unexpected(status));
         }
-        *cursor = record_answer(run, index, &body).or(*cursor);
+        *cursor = record_answer(run, index, body).or(*cursor);
         run.subscribed(index);
         timer.tick().await;
     }

@@ -1,15 +1,36 @@
 //! A Server-Sent Events client: one `GET /api/sse`, then events as they
 //! come; it resumes with `?since=` (like `Last-Event-ID`) after an error.
+//!
+//! The event stream is an endless chunked body, so this client speaks HTTP
+//! through hyper (the polls' lean client reads sized answers only).
 
-use http_body_util::BodyExt;
+use std::rc::Rc;
 
-use super::{Error, connect, unexpected, with_cursor};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::{Request, header};
+use hyper_util::rt::TokioIo;
+
+use super::{Error, unexpected, with_cursor};
 use crate::load::Run;
+use crate::load::net::CountedStream;
 use crate::load::record::{missed_in, next_in, scan_messages};
 
 pub async fn connection(run: &Run, index: usize, cursor: &mut Option<u64>) -> Result<(), Error> {
-    let mut connection = connect(run, index).await?;
-    let response = connection.get(&with_cursor("/api/sse", *cursor)).await?;
+    let server = run.server_of(index);
+    let stream = CountedStream::connect(server, Rc::clone(&run.bytes)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    // The connection task drives the socket; it ends when the sender is
+    // dropped or the server closes.
+    tokio::task::spawn_local(async move {
+        let _ = connection.await; // a closed connection shows up as the stream ending
+    });
+    run.recorder.borrow_mut().connections += 1;
+    let request = Request::get(with_cursor("/api/sse", *cursor))
+        .header(header::HOST, server.to_string())
+        .body(Empty::<Bytes>::new())?;
+    let response = sender.send_request(request).await?;
     if response.status() != 200 {
         return Err(unexpected(response.status().as_u16()));
     }
