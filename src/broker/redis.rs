@@ -40,22 +40,38 @@ const LAST_ID_KEY: &str = "pushlab:last_id";
 const STREAM_KEY: &str = "pushlab:messages";
 
 // docs:start publish-script
-/// Numbers a message and appends it to the stream, atomically.
-/// KEYS: epoch, last id, stream. ARGV: a fresh epoch (used only when Redis
-/// has none: it is new, or it lost its data), history, author, text,
-/// publish time in µs. Returns the id.
-const PUBLISH_SCRIPT: &str = r"
+/// The start of both scripts: the epoch Redis holds, or — when it has none
+/// (it is new, it lost its data, or the key was evicted) — a fresh one,
+/// with the counter and the stream of the old one deleted, so ids start
+/// from 1 again under the new name.
+/// KEYS: epoch, last id, stream. ARGV[1]: a fresh epoch.
+macro_rules! epoch_lua {
+    () => {
+        r"
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch)
   redis.call('DEL', KEYS[2], KEYS[3])
 end
+"
+    };
+}
+
+/// Numbers a message and appends it to the stream, atomically. ARGV after
+/// the fresh epoch: history, author, text, publish time in µs. Returns the id.
+const PUBLISH_SCRIPT: &str = concat!(
+    epoch_lua!(),
+    r"
 local id = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], string.format('%d-0', id),
   'epoch', epoch, 'author', ARGV[3], 'text', ARGV[4], 'at', ARGV[5])
 return id
-";
+"
+);
+
+/// Returns the epoch (starting one if there is none).
+const EPOCH_SCRIPT: &str = concat!(epoch_lua!(), "return epoch\n");
 // docs:end publish-script
 
 /// How long one `XREAD` waits for news before the relay checks the epoch.
@@ -76,7 +92,7 @@ pub struct RedisBroker {
     /// Commands other than the relay's blocking read: publishes and pings.
     /// It reconnects on its own after an outage.
     commands: ConnectionManager,
-    script: Script,
+    publish_script: Script,
     history: usize,
     stats: Arc<BrokerStats>,
 }
@@ -106,13 +122,14 @@ impl RedisBroker {
         let broker = Arc::new(RedisBroker {
             shown_url: shown_url.clone(),
             commands,
-            script: Script::new(PUBLISH_SCRIPT),
+            publish_script: Script::new(PUBLISH_SCRIPT),
             history,
             stats: Arc::clone(&stats.broker),
         });
         let mut relay = Relay {
             client,
             connection: None,
+            epoch_script: Script::new(EPOCH_SCRIPT),
             hub,
             history,
             stats: Arc::clone(&stats.broker),
@@ -128,7 +145,7 @@ impl RedisBroker {
         let started = Instant::now();
         let mut commands = self.commands.clone();
         let id = self
-            .script
+            .publish_script
             .key(EPOCH_KEY)
             .key(LAST_ID_KEY)
             .key(STREAM_KEY)
@@ -196,6 +213,7 @@ struct Relay {
     /// Its own connection: a blocking `XREAD` would hold up every other
     /// command queued behind it on a shared one.
     connection: Option<MultiplexedConnection>,
+    epoch_script: Script,
     hub: Arc<Hub>,
     history: usize,
     stats: Arc<BrokerStats>,
@@ -204,9 +222,9 @@ struct Relay {
 impl Relay {
     /// Learns the epoch and reads what the stream retains.
     async fn start(&mut self) -> RedisResult<()> {
-        let mut connection = self.connection().await?;
-        let epoch = current_epoch(&mut connection).await?;
+        let epoch = self.current_epoch().await?;
         self.hub.follow_epoch(&epoch);
+        let mut connection = self.connection().await?;
         let retained: StreamRangeReply = connection
             .xrevrange_count(STREAM_KEY, "+", "-", self.history)
             .await?;
@@ -260,8 +278,7 @@ impl Relay {
     /// Follows Redis's epoch; a new one (Redis lost its data and started
     /// over) empties the hub, which tells every subscriber to start over.
     async fn check_epoch(&mut self) -> RedisResult<()> {
-        let mut connection = self.connection().await?;
-        let epoch = current_epoch(&mut connection).await?;
+        let epoch = self.current_epoch().await?;
         if self.hub.follow_epoch(&epoch) {
             self.stats.epoch_reset();
         }
@@ -290,6 +307,19 @@ impl Relay {
         }
     }
 
+    /// The epoch Redis holds, starting one if it has none ([`EPOCH_SCRIPT`]:
+    /// atomic, so instances starting together agree on the first).
+    async fn current_epoch(&mut self) -> RedisResult<String> {
+        let mut connection = self.connection().await?;
+        self.epoch_script
+            .key(EPOCH_KEY)
+            .key(LAST_ID_KEY)
+            .key(STREAM_KEY)
+            .arg(new_epoch())
+            .invoke_async(&mut connection)
+            .await
+    }
+
     /// The relay's connection (a cheap handle to it), made anew after a
     /// failure.
     async fn connection(&mut self) -> RedisResult<MultiplexedConnection> {
@@ -306,13 +336,6 @@ impl Relay {
         }
         Ok(self.connection.clone().expect("connected just above"))
     }
-}
-
-/// The epoch Redis holds, creating one if it has none yet (`SET NX`, so
-/// instances starting together agree on the first).
-async fn current_epoch(connection: &mut MultiplexedConnection) -> RedisResult<String> {
-    let _: bool = connection.set_nx(EPOCH_KEY, new_epoch()).await?;
-    connection.get(EPOCH_KEY).await
 }
 
 /// A stream entry as [`PUBLISH_SCRIPT`] wrote it.

@@ -352,6 +352,40 @@ async fn a_redis_restart_that_keeps_its_data_loses_nothing() {
 }
 
 #[tokio::test]
+async fn a_lost_epoch_key_starts_a_new_stream_that_every_client_is_told_of() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = two_instances(&redis).await;
+    let mut sse = SseClient::connect(&b, "/api/sse?since=0", None).await;
+    a.publish("a", "old").await;
+    assert_eq!(sse.next_message().await["text"], "old");
+    let old_epoch = b.stats().await["hub"]["epoch"].clone();
+    // As if Redis had evicted the key under memory pressure. B's relay
+    // notices within a quiet second and starts the new stream itself.
+    assert_eq!(redis.command("DEL pushlab:epoch"), ":1");
+    within("B to follow the new epoch", async {
+        while b.stats().await["hub"]["epoch"] == old_epoch {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        a.publish("a", "new").await,
+        1,
+        "a new stream numbers from 1"
+    );
+    let gap = loop {
+        let event = sse.next_event().await.expect("the stream stayed open");
+        if event.event == "gap" {
+            break serde_json::from_str::<Value>(&event.data).unwrap();
+        }
+    };
+    assert_eq!(gap["reset"], true, "{gap}");
+    assert_eq!(sse.next_message().await["text"], "new");
+}
+
+#[tokio::test]
 async fn stats_and_metrics_report_the_broker() {
     let Some(redis) = RedisServer::start() else {
         return;

@@ -93,6 +93,22 @@ impl RedisServer {
         self.wait_until_ready();
     }
 
+    /// Runs one command (inline syntax, e.g. `DEL key`); Redis's first
+    /// reply line.
+    pub fn command(&self, command: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("Redis is up");
+        stream
+            .write_all(format!("{command}\r\n").as_bytes())
+            .expect("a command is sent");
+        let mut reply = [0u8; 64];
+        let n = stream.read(&mut reply).expect("Redis answers");
+        String::from_utf8_lossy(&reply[..n])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     fn wait_until_ready(&self) {
         let deadline = Instant::now() + READY_WITHIN;
         while !self.answers_ping() {
