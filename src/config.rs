@@ -14,8 +14,9 @@ pub struct Config {
     #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
     pub rate: f64,
 
-    /// Share the message stream with other pushlab instances through Redis,
-    /// e.g. redis://127.0.0.1:6379 (default: this process alone, no broker).
+    /// Share the message stream with other pushlab instances through Redis:
+    /// redis://[user:password@]host:port[/db], e.g. redis://127.0.0.1:6379
+    /// (default: this process alone, no broker).
     #[arg(long, value_name = "URL", value_parser = parse_broker)]
     pub broker: Option<String>,
 

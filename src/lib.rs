@@ -74,6 +74,10 @@ pub async fn run(
     let state = AppState::start(config)
         .await
         .map_err(std::io::Error::other)?;
+    tracing::info!("pushlab serving on http://{}", listener.local_addr()?);
+    if let Some(url) = state.broker.url() {
+        tracing::info!("sharing one message stream through {url}");
+    }
     let workers = state
         .config
         .workers

@@ -2,6 +2,7 @@
 //! or SIGTERM.
 
 use std::net::{SocketAddr, TcpListener};
+use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -35,24 +36,31 @@ struct ServeArgs {
     config: pushlab::Config,
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let cli = Cli::parse();
-    let args = match cli.command {
-        Some(Command::Serve(args)) => args,
-        Some(Command::Load(args)) => {
-            return pushlab::load::main(args)
-                .map(|_| ())
-                .map_err(|e| std::io::Error::other(e.to_string()));
-        }
-        None => cli.serve,
+    let outcome = match cli.command {
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Load(args)) => pushlab::load::main(args)
+            .map(|_| ())
+            .map_err(|e| std::io::Error::other(e.to_string())),
+        None => serve(cli.serve),
     };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("pushlab: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> std::io::Result<()> {
     // Each client holds a socket: allow as many as the system lets us.
     let _ = rlimit::increase_nofile_limit(u64::MAX); // the default limit still works for a class
     let listener = TcpListener::bind(args.addr)?;
-    tracing::info!("pushlab serving on http://{}", listener.local_addr()?);
     actix_web::rt::System::new().block_on(pushlab::run(listener, args.config, shutdown_signal()))
 }
 
