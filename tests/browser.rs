@@ -2,19 +2,25 @@
 //! server on 127.0.0.1:0 with the generator on, and runs
 //! `tests/browser/page.test.mjs` (Node + playwright-core driving Debian's
 //! headless Chromium) against it. The screenshot lands in
-//! `target/browser/page.png`.
+//! `target/browser/page.png`. A second test runs two instances over a real
+//! Redis and `tests/browser/broker.test.mjs` against a page on each.
 //!
 //! Without Chromium or `tests/browser/node_modules` (`npm ci --prefix
 //! tests/browser`) the test says "skipped" and passes — unless `CI` is set,
 //! where a skipped browser test would be a silent hole, so it fails.
 
 mod support;
+// Each test binary that includes it uses a part of it.
+#[allow(dead_code)]
+#[path = "support/redis_server.rs"]
+mod redis_server;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use redis_server::RedisServer;
 use support::{Server, wait_bounded};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -28,15 +34,7 @@ const RATE: f64 = 4.0;
 #[test]
 fn the_page_works_in_a_real_browser() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if let Some(missing) = missing_tools(root) {
-        if std::env::var_os("CI").is_some() {
-            panic!("the browser test cannot run in CI: {missing}");
-        }
-        // Straight to stderr: libtest would swallow a println! of a passing test.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: the browser test needs {missing}"
-        );
+    if !browser_ready(root) {
         return;
     }
 
@@ -59,6 +57,64 @@ fn the_page_works_in_a_real_browser() {
         Some(0),
         "the browser test failed (its output is above)"
     );
+}
+
+/// Two instances over one Redis, a page on each: a message published
+/// through the box of one page shows in every lane of the other, and both
+/// headers name the broker.
+#[test]
+fn two_pages_on_two_instances_show_one_stream() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let instance = |rate| {
+        Server::start(pushlab::Config {
+            rate,
+            workers: Some(1),
+            broker: Some(redis.url()),
+            ..pushlab::Config::default()
+        })
+    };
+    // Only A's generator runs: B's lanes get everything through Redis.
+    let (a, b) = (instance(RATE), instance(0.0));
+    let node = Command::new("node")
+        .arg(root.join("tests/browser/broker.test.mjs"))
+        .arg(format!("http://{}/", a.addr))
+        .arg(format!("http://{}/", b.addr))
+        .arg(redis.url())
+        .spawn()
+        .expect("start node");
+    let status = wait_bounded(node, BROWSER_TIMEOUT);
+    a.stop();
+    b.stop();
+    assert_eq!(
+        status,
+        Some(0),
+        "the browser test failed (its output is above)"
+    );
+}
+
+/// True when Chromium, Node and playwright-core are there. Otherwise says
+/// "skipped" — or, with `CI` set, fails: there a skipped browser test
+/// would be a silent hole.
+fn browser_ready(root: &Path) -> bool {
+    let Some(missing) = missing_tools(root) else {
+        return true;
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the browser test cannot run in CI: {missing}"
+    );
+    // Straight to stderr: libtest would swallow a println! of a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: the browser test needs {missing}"
+    );
+    false
 }
 
 /// What is missing to run the browser test, if anything.

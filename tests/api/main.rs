@@ -17,6 +17,7 @@ mod longpoll;
 mod ordering;
 mod page;
 mod props;
+#[path = "../support/redis_server.rs"]
 mod redis_server;
 mod shutdown;
 mod slow;

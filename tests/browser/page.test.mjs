@@ -11,87 +11,14 @@
 // tests/browser.rs starts the server and runs this as part of `cargo test`.
 // Every wait is bounded; nothing sleeps in place of waiting for an event.
 
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { LANES, STEP_MS, dialogs, publish, recordMessages, runInBrowser, step, watch } from "./harness.mjs";
 
 const [url, screenshot] = process.argv.slice(2);
 if (!url || !screenshot) {
   console.error("usage: node page.test.mjs <url> <screenshot.png>");
   process.exit(2);
-}
-
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-// The longest one step may take.
-const STEP_MS = 15000;
-const LANES = ["poll", "longpoll", "sse", "ws"];
-
-const problems = [];
-const dialogs = [];
-
-// Console errors, uncaught exceptions and dialogs on `page`, all recorded.
-function watch(page, name) {
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`${name} console error: ${message.text()}`);
-  });
-  page.on("pageerror", (error) => problems.push(`${name} uncaught: ${error.message}`));
-  page.on("dialog", async (dialog) => {
-    dialogs.push(dialog.message());
-    await dialog.dismiss();
-  });
-}
-
-function step(what) {
-  console.log(`browser test: ${what}`);
-}
-
-// Records, per lane, the text of every message item added to its list —
-// the lists show only the newest few, so one may scroll out before a
-// locator looks.
-function recordMessages(page) {
-  return page.evaluate((lanes) => {
-    window.seenByTest = Object.fromEntries(lanes.map((lane) => [lane, []]));
-    for (const lane of lanes) {
-      const list = document.querySelector(`[data-lane="${lane}"] .messages`);
-      new MutationObserver((changes) => {
-        for (const change of changes) {
-          for (const item of change.addedNodes) {
-            const text = item.querySelector?.(".text");
-            if (text) window.seenByTest[lane].push({ text: text.textContent, html: text.innerHTML });
-          }
-        }
-      }).observe(list, { childList: true });
-    }
-  }, LANES);
-}
-
-// Publishes `text` through the box; every lane must show it, as text.
-async function publish(page, text) {
-  const form = page.locator('form[data-action="publish"]');
-  await form.locator('[name="author"]').fill("browser test");
-  await form.locator('[name="text"]').fill(text);
-  await form.locator('button[type="submit"]').click();
-  const shown = await page.waitForFunction(
-    ({ lanes, text }) => {
-      const found = lanes.map((lane) => window.seenByTest[lane].find((seen) => seen.text === text));
-      return found.every(Boolean) && found;
-    },
-    { lanes: LANES, text },
-    { timeout: STEP_MS },
-  );
-  for (const seen of await shown.jsonValue()) {
-    if (seen.html.includes("<")) throw new Error(`message text became markup: ${seen.html}`);
-  }
 }
 
 async function main(context) {
@@ -171,35 +98,7 @@ async function main(context) {
   await page.screenshot({ path: screenshot });
   await page.screenshot({ path: screenshot.replace(/\.png$/, "-full.png"), fullPage: true });
 
-  if (dialogs.length > 0) throw new Error(`a dialog opened: ${dialogs.join(", ")}`);
-  if (problems.length > 0) throw new Error(problems.join("\n"));
-  step(`passed; screenshot in ${screenshot}`);
+  step(`screenshot in ${screenshot}`);
 }
 
-const profile = mkdtempSync(join(tmpdir(), "pushlab-chromium-"));
-let failed = false;
-let context = null;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 1280, height: 720 },
-    timeout: STEP_MS,
-  });
-  await main(context);
-} catch (error) {
-  failed = true;
-  console.error(`browser test FAILED: ${error.stack ?? error}`);
-  if (problems.length > 0) console.error(problems.join("\n"));
-  const page = context?.pages()[0];
-  if (page) {
-    const status = await page.locator('form[data-action="publish"] output').textContent().catch(() => "?");
-    console.error(`publish box status: ${JSON.stringify(status)}`);
-    await page.screenshot({ path: screenshot.replace(/\.png$/, "-failure.png") }).catch(() => {});
-  }
-} finally {
-  await context?.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+await runInBrowser(main, screenshot.replace(/\.png$/, "-failure.png"));

@@ -1,5 +1,6 @@
-//! A real `redis-server` for the broker tests, on a free loopback port,
-//! that a test can stop and start again on the same port.
+//! A real `redis-server` for the broker tests (`tests/api/broker.rs`, and
+//! the page over two instances in `tests/browser.rs`), on a free loopback
+//! port, that a test can stop and start again on the same port.
 //!
 //! Where `redis-server` is not installed (Debian: `apt-get install
 //! redis-server`), [`RedisServer::start`] returns `None` and the test says

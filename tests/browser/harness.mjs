@@ -1,0 +1,122 @@
+// What the browser tests share: launching Debian's headless Chromium
+// through playwright-core, recording console errors and dialogs, and
+// publishing through the page's box until every lane shows the message.
+// page.test.mjs (one server) and broker.test.mjs (two instances over one
+// Redis) are written on it. Every wait is bounded.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const FLAGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+// The longest one step may take.
+export const STEP_MS = 15000;
+export const LANES = ["poll", "longpoll", "sse", "ws"];
+
+// Console errors and uncaught exceptions of every watched page, and every
+// dialog that opened: a test fails if any is left at the end.
+export const problems = [];
+export const dialogs = [];
+
+// Console errors, uncaught exceptions and dialogs on `page`, all recorded.
+export function watch(page, name) {
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`${name} console error: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`${name} uncaught: ${error.message}`));
+  page.on("dialog", async (dialog) => {
+    dialogs.push(dialog.message());
+    await dialog.dismiss();
+  });
+}
+
+export function step(what) {
+  console.log(`browser test: ${what}`);
+}
+
+// Records, per lane, the text of every message item added to its list —
+// the lists show only the newest few, so one may scroll out before a
+// locator looks.
+export function recordMessages(page) {
+  return page.evaluate((lanes) => {
+    window.seenByTest = Object.fromEntries(lanes.map((lane) => [lane, []]));
+    for (const lane of lanes) {
+      const list = document.querySelector(`[data-lane="${lane}"] .messages`);
+      new MutationObserver((changes) => {
+        for (const change of changes) {
+          for (const item of change.addedNodes) {
+            const text = item.querySelector?.(".text");
+            if (text) window.seenByTest[lane].push({ text: text.textContent, html: text.innerHTML });
+          }
+        }
+      }).observe(list, { childList: true });
+    }
+  }, LANES);
+}
+
+// Publishes `text` through the box of `page`; every lane of every page in
+// `seenOn` (recording, see recordMessages) must show it, as text.
+export async function publish(page, text, seenOn = [page]) {
+  const form = page.locator('form[data-action="publish"]');
+  await form.locator('[name="author"]').fill("browser test");
+  await form.locator('[name="text"]').fill(text);
+  await form.locator('button[type="submit"]').click();
+  for (const viewer of seenOn) {
+    const shown = await viewer.waitForFunction(
+      ({ lanes, text }) => {
+        const found = lanes.map((lane) => window.seenByTest[lane].find((seen) => seen.text === text));
+        return found.every(Boolean) && found;
+      },
+      { lanes: LANES, text },
+      { timeout: STEP_MS },
+    );
+    for (const seen of await shown.jsonValue()) {
+      if (seen.html.includes("<")) throw new Error(`message text became markup: ${seen.html}`);
+    }
+  }
+}
+
+// Runs `main(context)` in a fresh headless Chromium profile; exits 0 if it
+// passed with no console error or dialog left, 1 otherwise (after a
+// screenshot of the first page to `failureScreenshot`).
+export async function runInBrowser(main, failureScreenshot) {
+  const profile = mkdtempSync(join(tmpdir(), "pushlab-chromium-"));
+  let failed = false;
+  let context = null;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+      viewport: { width: 1280, height: 720 },
+      timeout: STEP_MS,
+    });
+    await main(context);
+    if (dialogs.length > 0) throw new Error(`a dialog opened: ${dialogs.join(", ")}`);
+    if (problems.length > 0) throw new Error(problems.join("\n"));
+  } catch (error) {
+    failed = true;
+    console.error(`browser test FAILED: ${error.stack ?? error}`);
+    if (problems.length > 0) console.error(problems.join("\n"));
+    const page = context?.pages()[0];
+    if (page) {
+      const status = await page.locator('form[data-action="publish"] output').textContent().catch(() => "?");
+      console.error(`publish box status: ${JSON.stringify(status)}`);
+      await page.screenshot({ path: failureScreenshot }).catch(() => {});
+    }
+  } finally {
+    await context?.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
+  }
+  process.exit(failed ? 1 : 0);
+}
