@@ -36,6 +36,17 @@ struct ServeArgs {
     config: pushlab::Config,
 }
 
+/// jemalloc instead of glibc's malloc. A burst — one publish answering
+/// 10,000 parked long-polls — frees and allocates request heads, response
+/// buffers and timers by the ten thousand, and glibc then spends a fifth of
+/// the server's CPU merging and splitting free chunks; with jemalloc each
+/// answer costs about 18 % less CPU (7.3 against 8.9 µs). The price is
+/// memory: an idle WebSocket costs 8.9 KB instead of 8.0 KB (SSE streams and
+/// parked long-polls stay the same).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))

@@ -109,7 +109,7 @@ where
     forward_ready!(service);
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
-        let counters = self.counters.clone();
+        let counters = &self.counters;
         let stats = counters.get();
         stats.requests.inc();
         stats.bytes_in.inc_by(request_head_len(&req) as u64);
@@ -126,8 +126,8 @@ where
         // the handler answers, actix drops the response future and the
         // guard with it.
         let Some(open) = OpenGuard::try_new(counters.clone(), self.max_open) else {
-            counters.get().rejected.inc();
-            let technique = self.counters.technique;
+            stats.rejected.inc();
+            let technique = counters.technique;
             let full = limits::full(technique, self.max_open.unwrap_or_default());
             return CountedResponse::Refused {
                 error: Some(full.into()),

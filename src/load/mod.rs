@@ -403,6 +403,7 @@ fn report_of(
     let delivered = recorder.delivered;
     let (bytes_up, bytes_down) = (run.bytes.up.get(), run.bytes.down.get());
     let (spread_p50, spread_max) = recorder.spread_ms();
+    let (last_p50, last_max) = recorder.last_receipt_ms();
     let tool_cpu_s = after.tool.cpu_s - before.tool.cpu_s;
     let tool_busy_cpu_s = after.tool.cpu_s - idle.tool.cpu_s;
     let per_message = |x: f64| {
@@ -452,6 +453,10 @@ fn report_of(
         burst_spread_ms: Spread {
             p50: spread_p50,
             max: spread_max,
+        },
+        last_receipt_ms: Spread {
+            p50: last_p50,
+            max: last_max,
         },
         server_rss_idle_kb: idle.server.rss_kb,
         server_rss_base_kb: before.server.rss_kb,

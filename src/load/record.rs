@@ -98,9 +98,11 @@ struct Receipts {
     highest: u64,
 }
 
-/// First and last receipt of one message across all subscribers.
+/// When one message was scheduled, and its first and last receipt across
+/// all subscribers.
 #[derive(Clone, Copy)]
 struct Spread {
+    scheduled_us: u64,
     first_us: u64,
     last_us: u64,
 }
@@ -185,6 +187,7 @@ impl Recorder {
             .entry(seen.id)
             .and_modify(|s| s.last_us = now)
             .or_insert(Spread {
+                scheduled_us,
                 first_us: now,
                 last_us: now,
             });
@@ -238,17 +241,25 @@ impl Recorder {
     /// Burst spread: first to last receipt of the same message, p50 and max
     /// over messages, in ms.
     pub fn spread_ms(&self) -> (f64, f64) {
-        let mut spreads: Vec<u64> = self
-            .spread
-            .values()
-            .map(|s| s.last_us - s.first_us)
-            .collect();
-        if spreads.is_empty() {
+        self.over_messages(|s| s.last_us - s.first_us)
+    }
+
+    /// The last answer of each burst: scheduled publish to the last
+    /// subscriber's receipt of the same message, p50 and max over messages,
+    /// in ms.
+    pub fn last_receipt_ms(&self) -> (f64, f64) {
+        self.over_messages(|s| s.last_us.saturating_sub(s.scheduled_us))
+    }
+
+    /// p50 and max of `measure` over every message, in ms.
+    fn over_messages(&self, measure: impl Fn(&Spread) -> u64) -> (f64, f64) {
+        let mut values: Vec<u64> = self.spread.values().map(measure).collect();
+        if values.is_empty() {
             return (0.0, 0.0);
         }
-        spreads.sort_unstable();
-        let p50 = spreads[spreads.len() / 2] as f64 / 1000.0;
-        let max = spreads[spreads.len() - 1] as f64 / 1000.0;
+        values.sort_unstable();
+        let p50 = values[values.len() / 2] as f64 / 1000.0;
+        let max = values[values.len() - 1] as f64 / 1000.0;
         (p50, max)
     }
 }

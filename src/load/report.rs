@@ -57,6 +57,9 @@ pub struct TechniqueReport {
     pub deliveries_per_s: f64,
     /// First to last subscriber receiving the same message.
     pub burst_spread_ms: Spread,
+    /// Publish to the last subscriber receiving the same message: when a
+    /// burst's last answer arrived.
+    pub last_receipt_ms: Spread,
     /// Server memory with every client connected and idle, before publishing.
     pub server_rss_idle_kb: u64,
     /// Server memory before the clients connected.
