@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
-use redis::{AsyncCommands, AsyncConnectionConfig, Client, RedisResult, Script};
+use redis::{AsyncCommands, AsyncConnectionConfig, Client, RedisResult, Script, ScriptInvocation};
 
 use super::{Broker, BrokerError};
 use crate::hub::{Hub, new_epoch, now_us};
@@ -135,7 +135,6 @@ impl RedisBroker {
             stats: Arc::clone(&stats.broker),
         };
         relay.start().await.map_err(fail)?;
-        broker.stats.set_connected(true);
         tokio::spawn(relay.run());
         tokio::spawn(Arc::clone(&broker).ping_forever());
         Ok(broker)
@@ -144,12 +143,7 @@ impl RedisBroker {
     async fn publish_now(&self, author: &str, text: &str) -> RedisResult<u64> {
         let started = Instant::now();
         let mut commands = self.commands.clone();
-        let id = self
-            .publish_script
-            .key(EPOCH_KEY)
-            .key(LAST_ID_KEY)
-            .key(STREAM_KEY)
-            .arg(new_epoch())
+        let id = on_the_stream(&self.publish_script)
             .arg(self.history)
             .arg(author)
             .arg(text)
@@ -311,11 +305,7 @@ impl Relay {
     /// atomic, so instances starting together agree on the first).
     async fn current_epoch(&mut self) -> RedisResult<String> {
         let mut connection = self.connection().await?;
-        self.epoch_script
-            .key(EPOCH_KEY)
-            .key(LAST_ID_KEY)
-            .key(STREAM_KEY)
-            .arg(new_epoch())
+        on_the_stream(&self.epoch_script)
             .invoke_async(&mut connection)
             .await
     }
@@ -336,6 +326,14 @@ impl Relay {
         }
         Ok(self.connection.clone().expect("connected just above"))
     }
+}
+
+/// `script` with what both scripts start from (see `epoch_lua!`): the three
+/// keys, and a fresh epoch in case Redis has none.
+fn on_the_stream(script: &Script) -> ScriptInvocation<'_> {
+    let mut invocation = script.key(EPOCH_KEY);
+    invocation.key(LAST_ID_KEY).key(STREAM_KEY).arg(new_epoch());
+    invocation
 }
 
 /// A stream entry as [`PUBLISH_SCRIPT`] wrote it.

@@ -148,9 +148,8 @@ impl Choice {
 
 /// What every client of one technique's run shares.
 pub struct Run {
-    /// Where the tool publishes: the first server.
-    pub addr: SocketAddr,
-    /// Every server; client `i` connects to the `i`-th modulo their number.
+    /// Every server; client `i` connects to the `i`-th modulo their number,
+    /// and the tool publishes to the first.
     pub addrs: Vec<SocketAddr>,
     pub settings: LoadArgs,
     pub recorder: RefCell<Recorder>,
@@ -163,6 +162,11 @@ impl Run {
     /// The server client `index` talks to.
     pub fn server_of(&self, index: usize) -> SocketAddr {
         self.addrs[index % self.addrs.len()]
+    }
+
+    /// The server the tool publishes to.
+    pub fn publish_server(&self) -> SocketAddr {
+        self.addrs[0]
     }
 
     /// Client `index` is ready: it holds a cursor or an open subscription.
@@ -283,7 +287,6 @@ async fn run_technique(
     let clock = Instant::now();
     let server = &servers[0];
     let run = Rc::new(Run {
-        addr: server.addr,
         addrs: servers.iter().map(|s| s.addr).collect(),
         settings: args.clone(),
         recorder: Recorder::new(clock, args.clients),
@@ -357,7 +360,7 @@ async fn publish_and_drain(technique: Choice, run: &Run) -> Published {
     let started = Instant::now();
     let started_us = run.recorder.borrow().now_us();
     let outcome = publisher::publish(
-        run.addr,
+        run.publish_server(),
         &run.recorder,
         args.rate,
         args.duration,

@@ -97,36 +97,26 @@ impl RedisServer {
     /// Runs one command (inline syntax, e.g. `DEL key`); Redis's first
     /// reply line.
     pub fn command(&self, command: &str) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("Redis is up");
-        stream
-            .write_all(format!("{command}\r\n").as_bytes())
-            .expect("a command is sent");
-        let mut reply = [0u8; 64];
-        let n = stream.read(&mut reply).expect("Redis answers");
-        String::from_utf8_lossy(&reply[..n])
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned()
+        self.try_command(command).expect("Redis answers")
     }
 
     fn wait_until_ready(&self) {
         let deadline = Instant::now() + READY_WITHIN;
-        while !self.answers_ping() {
+        while self.try_command("PING").as_deref() != Some("+PONG") {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    fn answers_ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-        let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
+    /// [`RedisServer::command`], or `None` while Redis is not answering.
+    fn try_command(&self, command: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        stream.write_all(format!("{command}\r\n").as_bytes()).ok()?;
+        let mut reply = [0u8; 64];
+        let n = stream.read(&mut reply).ok()?;
+        let reply = String::from_utf8_lossy(&reply[..n]);
+        reply.lines().next().map(str::to_owned)
     }
 }
 
