@@ -9,10 +9,15 @@
 //! reset flag instead of silently skipping or repeating messages.
 //!
 //! The parsing here is strict on purpose: a cursor the server cannot
-//! understand is a 400 that says why, never a guess.
+//! understand is a 400 that says why, never a guess. Whether the cursor's
+//! epoch is the current one is the hub's to say ([`Cursor::against`]): it
+//! checks under the lock it takes to read anyway.
 
+use std::future::{Ready, ready};
 use std::time::Duration;
 
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -28,6 +33,32 @@ pub enum Since {
     OtherEpoch,
 }
 
+/// A cursor as the client gave it: where to start, and the epoch it
+/// belongs to, if it named one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor<'a> {
+    pub since: Since,
+    pub epoch: Option<&'a str>,
+}
+
+impl Cursor<'_> {
+    /// Where a reader of the hub in `current_epoch` starts: a cursor from
+    /// another epoch starts over. "From now on" needs no epoch.
+    pub fn against(self, current_epoch: &str) -> Since {
+        match self.epoch {
+            Some(epoch) if epoch != current_epoch && self.since != Since::Now => Since::OtherEpoch,
+            _ => self.since,
+        }
+    }
+}
+
+/// A start the server chose itself, valid in any epoch.
+impl From<Since> for Cursor<'static> {
+    fn from(since: Since) -> Self {
+        Cursor { since, epoch: None }
+    }
+}
+
 /// The query parameters the techniques share, as the client sent them.
 /// Kept as strings so a bad value gets our own error message.
 #[derive(Debug, Default, Deserialize)]
@@ -37,19 +68,34 @@ pub struct CursorQuery {
     pub timeout: Option<String>,
 }
 
+/// An extractor of its own rather than `web::Query<CursorQuery>`: every
+/// technique takes it on every request, and actix's `Query` looks up and
+/// clones its error handler each time, even when nothing is wrong.
+impl FromRequest for CursorQuery {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            serde_urlencoded::from_str(req.query_string()).map_err(|err| {
+                ApiError::bad_request("bad_query", format!("the query string is malformed: {err}"))
+            }),
+        )
+    }
+}
+
 impl CursorQuery {
-    /// The starting point, from `since` (or `fallback`, e.g. the
-    /// `Last-Event-ID` header) and `epoch`.
-    pub fn since(&self, current_epoch: &str, fallback: Option<&str>) -> Result<Since, ApiError> {
-        let raw = self.since.as_deref().or(fallback);
-        let since = match raw {
+    /// The cursor, from `since` (or `fallback`, e.g. the `Last-Event-ID`
+    /// header) and `epoch`.
+    pub fn cursor<'a>(&'a self, fallback: Option<&'a str>) -> Result<Cursor<'a>, ApiError> {
+        let since = match self.since.as_deref().or(fallback) {
             None => Since::Now,
             Some(raw) => Since::After(parse_id(raw)?),
         };
-        match &self.epoch {
-            Some(epoch) if epoch != current_epoch && since != Since::Now => Ok(Since::OtherEpoch),
-            _ => Ok(since),
-        }
+        Ok(Cursor {
+            since,
+            epoch: self.epoch.as_deref(),
+        })
     }
 
     /// The long-poll timeout: `timeout` in seconds (fractions allowed),
@@ -111,24 +157,27 @@ mod tests {
         }
     }
 
+    fn since(q: &CursorQuery, current_epoch: &str, fallback: Option<&str>) -> Since {
+        q.cursor(fallback).unwrap().against(current_epoch)
+    }
+
     #[test]
     fn a_cursor_from_another_epoch_starts_over() {
         let q = query(Some("5"), Some("old"));
-        assert_eq!(q.since("new", None).unwrap(), Since::OtherEpoch);
-        assert_eq!(q.since("old", None).unwrap(), Since::After(5));
+        assert_eq!(since(&q, "new", None), Since::OtherEpoch);
+        assert_eq!(since(&q, "old", None), Since::After(5));
+        let from_now = query(None, Some("old"));
+        assert_eq!(since(&from_now, "new", None), Since::Now);
     }
 
     #[test]
     fn the_query_wins_over_last_event_id() {
+        assert_eq!(since(&query(None, None), "e", Some("7")), Since::After(7));
         assert_eq!(
-            query(None, None).since("e", Some("7")).unwrap(),
-            Since::After(7)
-        );
-        assert_eq!(
-            query(Some("3"), None).since("e", Some("7")).unwrap(),
+            since(&query(Some("3"), None), "e", Some("7")),
             Since::After(3)
         );
-        assert_eq!(query(None, None).since("e", None).unwrap(), Since::Now);
+        assert_eq!(since(&query(None, None), "e", None), Since::Now);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{broadcast, watch};
 
-use crate::cursor::Since;
+use crate::cursor::{Cursor, Since};
 
 /// How many messages a subscriber may fall behind before its queue
 /// overflows. The queue is the broadcast channel's buffer, shared by all
@@ -305,28 +305,34 @@ impl Hub {
         self.newest.send_replace(0);
     }
 
-    /// `since`, once this hub holds the message it names. On a replica a
+    /// `cursor`, once this hub holds the message it names. On a replica a
     /// client may come with a cursor from another instance that is a step
     /// ahead; waiting (at most [`REPLICA_CATCH_UP`]) for the broker to
     /// deliver here too keeps that cursor from looking foreign. Costs
     /// nothing in the common case and on a hub of its own.
-    pub async fn caught_up(&self, since: Since) -> Since {
-        let Since::After(id) = since else {
-            return since;
+    pub async fn caught_up<'c>(&self, cursor: impl Into<Cursor<'c>>) -> Cursor<'c> {
+        let cursor = cursor.into();
+        let Since::After(id) = cursor.since else {
+            return cursor;
         };
         if !self.replica || id <= *self.newest.borrow() {
-            return since;
+            return cursor;
+        }
+        if cursor.against(&self.epoch()) == Since::OtherEpoch {
+            return cursor; // no point waiting: it starts over
         }
         let mut newest = self.newest.subscribe();
         let arrived = newest.wait_for(|&newest| newest >= id);
         // Not there in time: `read`/`subscribe` treat it as foreign.
         let _ = tokio::time::timeout(REPLICA_CATCH_UP, arrived).await;
-        since
+        cursor
     }
 
-    /// The messages after `since`, answered at once.
-    pub fn read(&self, since: Since) -> Read {
+    /// The messages after `cursor`, answered at once.
+    pub fn read<'c>(&self, cursor: impl Into<Cursor<'c>>) -> Read {
         let ring = self.lock();
+        // The epoch is checked under the lock the read takes anyway.
+        let since = cursor.into().against(&ring.epoch);
         Read {
             batch: ring.after(since),
             next: ring.last_id,
@@ -335,10 +341,11 @@ impl Hub {
     }
 
     // docs:start lost-wakeup
-    /// Registers for wake-ups and takes the backlog after `since` in one
+    /// Registers for wake-ups and takes the backlog after `cursor` in one
     /// step.
-    pub fn subscribe(self: &Arc<Self>, since: Since) -> Subscription {
+    pub fn subscribe<'c>(self: &Arc<Self>, cursor: impl Into<Cursor<'c>>) -> Subscription {
         let ring = self.lock();
+        let since = cursor.into().against(&ring.epoch);
         // Register for the wake-up *before* releasing the lock we checked
         // the ring under: a publish that happened between "check the ring"
         // and "start listening" would otherwise be lost, and the client
@@ -571,6 +578,27 @@ mod tests {
         let batch = hub.read(Since::After(99)).batch;
         assert!(batch.reset);
         assert_eq!(batch.messages.len(), 1);
+    }
+
+    #[test]
+    fn a_cursor_from_another_epoch_starts_over() {
+        let hub = Hub::new(8);
+        hub.publish("a", "x");
+        let epoch = hub.epoch();
+        let cursor = |epoch| Cursor {
+            since: Since::After(1),
+            epoch: Some(epoch),
+        };
+        assert!(!hub.read(cursor(&epoch)).batch.reset);
+        let foreign = hub.read(cursor("another run"));
+        assert!(foreign.batch.reset);
+        assert_eq!(foreign.batch.messages.len(), 1);
+        assert!(
+            hub.subscribe(cursor("another run"))
+                .try_recv()
+                .unwrap()
+                .reset
+        );
     }
 
     #[test]

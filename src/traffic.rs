@@ -28,6 +28,7 @@
 
 use std::future::{Future, Ready, ready as ready_ok};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
@@ -85,7 +86,7 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready_ok(Ok(TrafficService {
             service,
-            counters: self.counters.clone(),
+            counters: Rc::new(self.counters.clone()),
             max_open: self.max_open,
         }))
     }
@@ -93,7 +94,10 @@ where
 
 pub struct TrafficService<S> {
     service: S,
-    counters: Counters,
+    /// Each worker thread has its own service, so the per-request copies
+    /// can be `Rc`s: cloning an `Arc` is an atomic increment, and a poll
+    /// is cheap enough for that to show.
+    counters: Rc<Counters>,
     max_open: Option<usize>,
 }
 
@@ -116,7 +120,7 @@ where
         if !matches!(req.parts().1, Payload::None) {
             let counted = CountedPayload {
                 inner: req.take_payload(),
-                counters: counters.clone(),
+                counters: Rc::clone(counters),
             };
             req.set_payload(Payload::Stream {
                 payload: Box::pin(counted),
@@ -125,7 +129,7 @@ where
         // Open until the body is finished; if the client goes away before
         // the handler answers, actix drops the response future and the
         // guard with it.
-        let Some(open) = OpenGuard::try_new(counters.clone(), self.max_open) else {
+        let Some(open) = OpenGuard::try_new(Rc::clone(counters), self.max_open) else {
             stats.rejected.inc();
             let technique = counters.technique;
             let full = limits::full(technique, self.max_open.unwrap_or_default());
@@ -207,14 +211,14 @@ impl Counters {
 
 /// Decrements `connections_open` when dropped.
 pub struct OpenGuard {
-    counters: Counters,
+    counters: Rc<Counters>,
 }
 
 impl OpenGuard {
     /// Counts one more open, unless `max_open` are open already. The
     /// increment and the check are one atomic step (the gauge returns the
     /// value before), so concurrent requests cannot overshoot the limit.
-    fn try_new(counters: Counters, max_open: Option<usize>) -> Option<Self> {
+    fn try_new(counters: Rc<Counters>, max_open: Option<usize>) -> Option<Self> {
         let before = counters.get().connections_open.inc();
         let guard = OpenGuard { counters };
         match max_open {
@@ -242,9 +246,21 @@ fn response_head_len<B: MessageBody>(res: &ServiceResponse<B>, version: Version)
     let status = res.status();
     let reason = status.canonical_reason().unwrap_or("");
     let status_line = "HTTP/1.1 200 ".len() + reason.len() + 2;
-    let headers = res.headers();
+    // One pass over the handler's headers: this runs on every poll.
+    let (mut own, mut has_date, mut upgrade) = (0, false, false);
+    for (name, value) in res.headers() {
+        match *name {
+            // actix writes its own connection header; one set by a handler
+            // is not sent.
+            header::CONNECTION => continue,
+            header::DATE => has_date = true,
+            header::UPGRADE => upgrade = true,
+            _ => {}
+        }
+        own += header_len(name, value);
+    }
     let mut added = 0;
-    if !headers.contains_key(header::DATE) {
+    if !has_date {
         added += DATE_HEADER_LEN;
     }
     let body_less = matches!(
@@ -260,17 +276,11 @@ fn response_head_len<B: MessageBody>(res: &ServiceResponse<B>, version: Version)
             BodySize::Stream | BodySize::None => 0,
         };
     }
-    if headers.contains_key(header::UPGRADE) {
+    if upgrade {
         added += "connection: upgrade\r\n".len();
     } else if version < Version::HTTP_11 && asks_keep_alive(res.request().headers()) {
         added += "connection: keep-alive\r\n".len();
     }
-    // actix writes its own connection header; ignore one set by a handler.
-    let own = headers_len(headers)
-        - headers
-            .get_all(header::CONNECTION)
-            .map(|v| "connection: \r\n".len() + v.len())
-            .sum::<usize>();
     status_line + own + added + 2
 }
 
@@ -282,10 +292,15 @@ fn asks_keep_alive(headers: &header::HeaderMap) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().contains("keep-alive"))
 }
 
+/// `name: value\r\n`
+fn header_len(name: &header::HeaderName, value: &header::HeaderValue) -> usize {
+    name.as_str().len() + 2 + value.len() + 2
+}
+
 fn headers_len(headers: &header::HeaderMap) -> usize {
     headers
         .iter()
-        .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+        .map(|(name, value)| header_len(name, value))
         .sum()
 }
 
@@ -369,7 +384,7 @@ fn hex_digits(n: usize) -> usize {
 /// A request body that counts what the handler reads.
 struct CountedPayload {
     inner: Payload,
-    counters: Counters,
+    counters: Rc<Counters>,
 }
 
 impl Stream for CountedPayload {

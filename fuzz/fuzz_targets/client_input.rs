@@ -31,7 +31,9 @@ fuzz_target!(|data: &[u8]| {
         timeout: parts.next(),
     };
     let last_event_id = parts.next();
-    let _ = query.since("epoch", last_event_id.as_deref().map(str::trim));
+    if let Ok(cursor) = query.cursor(last_event_id.as_deref().map(str::trim)) {
+        let _ = cursor.against("epoch");
+    }
     if let Ok(timeout) = query.timeout(Duration::from_secs(25)) {
         assert!(timeout <= Duration::from_secs(60));
     }

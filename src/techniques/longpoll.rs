@@ -29,15 +29,15 @@ use crate::stats::Technique;
 /// `GET /api/longpoll?since=ID&timeout=SECS`
 pub async fn handle(
     state: web::Data<AppState>,
-    query: web::Query<CursorQuery>,
+    query: CursorQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let since = query.since(&state.hub.epoch(), None)?;
-    let since = state.hub.caught_up(since).await;
+    let cursor = query.cursor(None)?;
+    let cursor = state.hub.caught_up(cursor).await;
     let timeout = query.timeout(state.config.longpoll_timeout)?;
 
     // Register for the wake-up and check the ring in one step, then wait
     // for news, the timeout, or the server shutting down.
-    let mut subscription = state.hub.subscribe(since);
+    let mut subscription = state.hub.subscribe(cursor);
     let batch = tokio::select! {
         biased; // what is already there wins over a zero timeout
         batch = subscription.recv() => batch,

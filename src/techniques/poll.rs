@@ -23,13 +23,13 @@ use crate::stats::Technique;
 /// `GET /api/poll?since=ID`
 pub async fn handle(
     state: web::Data<AppState>,
-    query: web::Query<CursorQuery>,
+    query: CursorQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let since = query.since(&state.hub.epoch(), None)?;
-    let since = state.hub.caught_up(since).await;
+    let cursor = query.cursor(None)?;
+    let cursor = state.hub.caught_up(cursor).await;
 
     // Whatever is there right now — possibly nothing.
-    let read = state.hub.read(since);
+    let read = state.hub.read(cursor);
 
     let stats = state.stats.technique(Technique::poll);
     Ok(super::poll_answer(

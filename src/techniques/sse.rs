@@ -54,14 +54,14 @@ const LAST_EVENT_ID: header::HeaderName = header::HeaderName::from_static("last-
 pub async fn handle(
     req: HttpRequest,
     state: web::Data<AppState>,
-    query: web::Query<CursorQuery>,
+    query: CursorQuery,
 ) -> Result<HttpResponse, ApiError> {
     let last_event_id = last_event_id(&req)?;
-    let since = query.since(&state.hub.epoch(), last_event_id)?;
-    let since = state.hub.caught_up(since).await;
+    let cursor = query.cursor(last_event_id)?;
+    let cursor = state.hub.caught_up(cursor).await;
 
     // Register for wake-ups and take the backlog, then stream.
-    let subscription = state.hub.subscribe(since);
+    let subscription = state.hub.subscribe(cursor);
 
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")

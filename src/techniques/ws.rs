@@ -60,11 +60,11 @@ pub async fn handle(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
-    query: web::Query<CursorQuery>,
+    query: CursorQuery,
 ) -> Result<HttpResponse, ApiError> {
     origin::check(&req, &state.config.allowed_origins)?;
-    let since = query.since(&state.hub.epoch(), None)?;
-    let since = state.hub.caught_up(since).await;
+    let cursor = query.cursor(None)?;
+    let cursor = state.hub.caught_up(cursor).await;
 
     let (response, session, frames) = actix_ws::handle(&req, body).map_err(handshake_error)?;
     let frames = frames
@@ -74,7 +74,7 @@ pub async fn handle(
 
     // Register for wake-ups and take the backlog, then hand the socket to
     // its own task and answer 101 at once.
-    let subscription = state.hub.subscribe(since);
+    let subscription = state.hub.subscribe(cursor);
     let mut connection = Connection::new(session, frames, state.into_inner());
     connection.peer = req.peer_addr().map(|peer| peer.ip());
     actix_web::rt::spawn(connection.run(Role::Subscriber(subscription)));

@@ -55,17 +55,16 @@ async fn bad_timeouts_are_refused() {
     }
 }
 
-/// A query string that does not parse (a parameter given twice) is refused.
+/// A query string that does not parse (a parameter given twice) is
+/// refused, on every technique.
 #[tokio::test]
 async fn a_malformed_query_is_refused() {
     let app = spawn_app(test_config());
-    let response = app
-        .http
-        .get(app.url("/api/poll?since=1&since=2"))
-        .send()
-        .await
-        .unwrap();
-    assert_refused(&app, response, 400, "bad_query").await;
+    for technique in ["/api/poll", "/api/longpoll", "/api/sse", "/ws"] {
+        let url = app.url(&format!("{technique}?since=1&since=2"));
+        let response = within(&url, app.http.get(&url).send()).await.unwrap();
+        assert_refused(&app, response, 400, "bad_query").await;
+    }
 }
 
 async fn post(

@@ -81,7 +81,7 @@ proptest! {
         let epoch = with_epoch.then(|| if same_epoch { "e1" } else { "e0" }.to_owned());
         let q = query(since.clone(), epoch, None);
         let raw = since.as_deref().or(fallback.as_deref());
-        match (q.since("e1", fallback.as_deref()), raw) {
+        match (q.cursor(fallback.as_deref()).map(|c| c.against("e1")), raw) {
             (Ok(Since::Now), None) => {}
             (Ok(Since::After(id)), Some(raw)) => {
                 prop_assert_eq!(parse_id(raw).unwrap(), id);
