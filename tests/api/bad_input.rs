@@ -44,11 +44,12 @@ async fn bad_cursors_are_refused_on_every_technique() {
     assert_refused(&app, response, 400, "bad_cursor").await;
 }
 
-/// A long-poll timeout outside 0–60 seconds is refused.
+/// A long-poll timeout that is not a number of seconds is refused (one
+/// outside 0–60 is clamped: `longpoll.rs`).
 #[tokio::test]
 async fn bad_timeouts_are_refused() {
     let app = spawn_app(test_config());
-    for bad in ["-1", "61", "soon", "NaN", "inf"] {
+    for bad in ["soon", "NaN", "", "1s", "5%20min"] {
         let url = app.url(&format!("/api/longpoll?timeout={bad}"));
         let response = app.http.get(&url).send().await.unwrap();
         assert_refused(&app, response, 400, "bad_timeout").await;

@@ -43,6 +43,28 @@ async fn long_poll_answers_empty_after_the_timeout() {
     assert_eq!(app.technique_stat("longpoll", "empty_responses").await, 1);
 }
 
+/// A timeout outside 0–60 s is clamped, not refused: a negative one answers
+/// at once, a huge one waits (60 s at most) and still gets the news.
+#[tokio::test]
+async fn out_of_range_timeouts_are_clamped() {
+    let app = spawn_app(test_config());
+    let (status, answer) = app.get_json("/api/longpoll?since=0&timeout=-5").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["messages"].as_array().unwrap().len(), 0);
+
+    let url = app.url("/api/longpoll?since=0&timeout=1e9");
+    let parked = tokio::spawn(app.http.get(url).send());
+    app.wait_for_stat("longpoll", "connections_open", 1).await;
+    app.publish("test", "still waiting").await;
+    let response = within("the long-poll answer", parked)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(ids(&answer["messages"]), [1]);
+}
+
 /// 100 long-polls aborted mid-wait leave no waiter behind.
 #[tokio::test]
 async fn aborted_long_polls_leave_no_waiter_behind() {

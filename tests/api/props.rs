@@ -98,7 +98,8 @@ proptest! {
         }
     }
 
-    /// Any timeout text gives a duration of at most 60 s or `bad_timeout`.
+    /// Any timeout text gives a duration of at most 60 s (clamped) or
+    /// `bad_timeout`.
     #[test]
     fn timeouts_are_bounded_or_refused(raw in ".{0,16}|-?[0-9]{0,3}(\\.[0-9]{0,4})?") {
         let default = Duration::from_secs(25);
