@@ -6,13 +6,14 @@
 //! string, bad JSON, body too large, wrong content type) into the same shape.
 //!
 //! A refusal that is only "not now" (a limit reached, see [`crate::limits`])
-//! also says when to come back, in a `Retry-After` header.
+//! also says when to come back, in a `Retry-After` header; a method a path
+//! does not offer says which it does, in an `Allow` header.
 
 use std::fmt;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error, web};
 use serde::Serialize;
 
@@ -28,6 +29,9 @@ pub struct ApiError {
     /// seconds (rounded up, at least 1, so "0" never invites a hot loop).
     #[serde(skip)]
     pub retry_after: Option<Duration>,
+    /// For a 405: the methods the path does offer, sent as `Allow`.
+    #[serde(skip)]
+    pub allow: Option<&'static [Method]>,
 }
 
 impl ApiError {
@@ -37,6 +41,7 @@ impl ApiError {
             error,
             message: message.into(),
             retry_after: None,
+            allow: None,
         }
     }
 
@@ -60,12 +65,20 @@ impl ApiError {
         )
     }
 
-    pub fn method_not_allowed(req: &HttpRequest) -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            format!("{} is not allowed on {}", req.method(), req.path()),
-        )
+    pub fn method_not_allowed(req: &HttpRequest, allowed: &'static [Method]) -> Self {
+        ApiError {
+            allow: Some(allowed),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!(
+                    "{} is not allowed on {}; use {}",
+                    req.method(),
+                    req.path(),
+                    method_list(allowed, " or ")
+                ),
+            )
+        }
     }
 }
 
@@ -91,18 +104,24 @@ impl ResponseError for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
+        if let Some(allowed) = self.allow {
+            if let Ok(value) = HeaderValue::from_str(&method_list(allowed, ", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+        }
         response
     }
+}
+
+/// `GET, HEAD` (an `Allow` header) or `GET or HEAD` (a sentence).
+fn method_list(methods: &[Method], separator: &str) -> String {
+    let names: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    names.join(separator)
 }
 
 /// The default service: unknown routes answer 404 in JSON.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     ApiError::not_found(&req).error_response()
-}
-
-/// Known route, wrong method: 405 in JSON.
-pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    ApiError::method_not_allowed(&req).error_response()
 }
 
 /// Query strings that do not even parse (e.g. `since` given twice).

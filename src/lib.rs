@@ -21,6 +21,7 @@
 //! - [`clock`] — `/api/time`, the server's clock for the page's latency.
 //! - [`rate`] — `/api/generator`, the generator's rate, changed live.
 //! - [`web`] — the page, the docs and the static files, embedded.
+//! - [`routing`] — which methods each path answers; a JSON 405 for the rest.
 //! - [`error`] — the API's one error type, rendered as JSON.
 //! - [`config`], [`state`] — the settings and what handlers share.
 //!
@@ -41,6 +42,7 @@ pub mod origin;
 pub mod process;
 pub mod publish;
 pub mod rate;
+pub mod routing;
 pub mod state;
 pub mod stats;
 pub mod techniques;
@@ -53,9 +55,10 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::http::Method;
-use actix_web::{App, HttpServer, guard, web as routes};
+use actix_web::{App, HttpServer, web as routes};
 
 pub use config::Config;
+use routing::{GET, POST, READ, resource};
 use state::AppState;
 use stats::Technique;
 use techniques::{longpoll, poll, sse, ws};
@@ -136,50 +139,36 @@ fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
     let config = &state.config;
     cfg.app_data(error::query_config())
         .app_data(error::json_config(publish::MAX_BODY_BYTES))
-        .service(get_only("/api/poll", poll::handle).wrap(counted(Technique::poll)))
+        .service(resource("/api/poll", GET, poll::handle).wrap(counted(Technique::poll)))
         .service(
-            get_only("/api/longpoll", longpoll::handle)
+            resource("/api/longpoll", GET, longpoll::handle)
                 .wrap(counted(Technique::longpoll).limit(config.max_longpolls)),
         )
         .service(
-            get_only("/api/sse", sse::handle).wrap(counted(Technique::sse).limit(config.max_sse)),
+            resource("/api/sse", GET, sse::handle)
+                .wrap(counted(Technique::sse).limit(config.max_sse)),
         )
         .service(
-            get_only("/ws", ws::handle).wrap(counted(Technique::ws).limit(config.max_websockets)),
+            resource("/ws", GET, ws::handle)
+                .wrap(counted(Technique::ws).limit(config.max_websockets)),
         )
-        .service(get_only("/ws/echo", ws::echo))
-        .service(
-            routes::resource("/api/messages")
-                .route(routes::post().to(publish::post_message))
-                .default_service(routes::to(error::method_not_allowed)),
-        )
+        .service(resource("/ws/echo", GET, ws::echo))
+        .service(resource("/api/messages", POST, publish::post_message))
         .service(
             routes::resource("/api/generator")
-                .route(routes::get().to(rate::get))
-                .route(routes::post().to(rate::set))
-                .default_service(routes::to(error::method_not_allowed)),
+                .route(routing::route(READ).to(rate::get))
+                .route(routing::route(POST).to(rate::set))
+                .default_service(routing::wrong_method(&[
+                    Method::GET,
+                    Method::HEAD,
+                    Method::POST,
+                ])),
         )
-        .service(get_only("/api/time", clock::time))
-        .service(get_only("/api/stats", api::stats))
-        .service(get_only("/metrics", api::metrics))
-        .service(get_only("/healthz", api::healthz))
-        .service(get_only("/api/ws-accept", ws_accept::handle))
+        .service(resource("/api/time", READ, clock::time))
+        .service(resource("/api/stats", READ, api::stats))
+        .service(resource("/metrics", READ, api::metrics))
+        .service(resource("/healthz", READ, api::healthz))
+        .service(resource("/api/ws-accept", READ, ws_accept::handle))
         .configure(web::routes)
         .default_service(routes::to(error::not_found));
-}
-
-/// A GET-only resource; other methods get a JSON 405.
-fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
-where
-    F: actix_web::Handler<Args>,
-    Args: actix_web::FromRequest + 'static,
-    F::Output: actix_web::Responder + 'static,
-{
-    // Not `routes::get()`: its method guard records the allowed methods in
-    // every request's extensions (three allocations per poll) for an
-    // `Allow` header that our own 405 does not send.
-    let get = guard::fn_guard(|ctx| ctx.head().method == Method::GET);
-    routes::resource(path)
-        .route(routes::route().guard(get).to(handler))
-        .default_service(routes::to(error::method_not_allowed))
 }

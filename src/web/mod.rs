@@ -12,13 +12,14 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::error::ApiError;
+use crate::routing::{READ, resource};
 
 /// The page, static and docs routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(page::index))
-        .route("/static/{path:.*}", web::get().to(assets::static_file))
-        .route("/docs", web::get().to(docs::index))
-        .route("/docs/{path:.*}", web::get().to(docs::chapter));
+    cfg.service(resource("/", READ, page::index))
+        .service(resource("/static/{path:.*}", READ, assets::static_file))
+        .service(resource("/docs", READ, docs::index))
+        .service(resource("/docs/{path:.*}", READ, docs::chapter));
 }
 
 /// Renders an askama page and serves it with its Content-Security-Policy,

@@ -1,6 +1,7 @@
 //! Every bad input gets a 4xx JSON error that says what was wrong, and
 //! nothing is stored.
 
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -146,7 +147,8 @@ async fn a_body_over_4_kib_is_refused() {
     assert_refused(&app, response, 413, "body_too_large").await;
 }
 
-/// Unknown routes are a JSON 404; a wrong method on a known route a JSON 405.
+/// Unknown routes are a JSON 404; a wrong method on a known route a JSON 405
+/// whose `Allow` header says what works there.
 #[tokio::test]
 async fn unknown_routes_and_methods_are_json_errors() {
     let app = spawn_app(test_config());
@@ -157,10 +159,30 @@ async fn unknown_routes_and_methods_are_json_errors() {
         .await
         .unwrap();
     assert_refused(&app, response, 404, "not_found").await;
-    let response = app.http.delete(app.url("/api/poll")).send().await.unwrap();
-    assert_refused(&app, response, 405, "method_not_allowed").await;
-    let response = app.http.get(app.url("/api/messages")).send().await.unwrap();
-    assert_refused(&app, response, 405, "method_not_allowed").await;
+    let wrong = [
+        (Method::DELETE, "/api/poll", "GET"),
+        (Method::HEAD, "/api/sse", "GET"),
+        (Method::POST, "/ws", "GET"),
+        (Method::GET, "/api/messages", "POST"),
+        (Method::PUT, "/api/generator", "GET, HEAD, POST"),
+        (Method::POST, "/", "GET, HEAD"),
+        (Method::DELETE, "/docs/02-short-polling", "GET, HEAD"),
+        (Method::POST, "/healthz", "GET, HEAD"),
+    ];
+    for (method, path, allowed) in wrong {
+        let response = app
+            .http
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["allow"], allowed, "{method} {path}");
+        if method == Method::HEAD {
+            assert_eq!(response.status(), 405, "{method} {path}");
+        } else {
+            assert_refused(&app, response, 405, "method_not_allowed").await;
+        }
+    }
 }
 
 /// A plain GET on /ws (no upgrade) is a JSON 400, not a crash.

@@ -136,3 +136,38 @@ async fn health_and_docs_are_served() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// HEAD answers wherever there is something to read, like GET without the
+/// body: the same status, type and length (`curl -I`, uptime checks).
+#[tokio::test]
+async fn head_is_get_without_the_body() {
+    let app = spawn_app(test_config());
+    for path in [
+        "/",
+        "/static/app.js",
+        "/docs",
+        "/docs/02-short-polling",
+        "/healthz",
+        "/api/time",
+    ] {
+        let get = app.http.get(app.url(path)).send().await.unwrap();
+        let head = app.http.head(app.url(path)).send().await.unwrap();
+        assert_eq!(get.status(), 200, "GET {path}");
+        assert_eq!(head.status(), 200, "HEAD {path}");
+        for name in ["content-type", "content-length"] {
+            assert_eq!(
+                get.headers().get(name),
+                head.headers().get(name),
+                "{name} of {path}"
+            );
+        }
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has no body"
+        );
+    }
+    for path in ["/api/stats", "/metrics"] {
+        let head = app.http.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), 200, "HEAD {path}");
+    }
+}
