@@ -76,11 +76,7 @@ impl FromRequest for CursorQuery {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            serde_urlencoded::from_str(req.query_string()).map_err(|err| {
-                ApiError::bad_request("bad_query", format!("the query string is malformed: {err}"))
-            }),
-        )
+        ready(serde_urlencoded::from_str(req.query_string()).map_err(ApiError::malformed_query))
     }
 }
 

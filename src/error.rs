@@ -65,6 +65,11 @@ impl ApiError {
         )
     }
 
+    /// A query string that does not even parse (e.g. `since` given twice).
+    pub fn malformed_query(err: impl fmt::Display) -> Self {
+        Self::bad_request("bad_query", format!("the query string is malformed: {err}"))
+    }
+
     pub fn method_not_allowed(req: &HttpRequest, allowed: &'static [Method]) -> Self {
         ApiError {
             allow: Some(allowed),
@@ -126,9 +131,7 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
 
 /// Query strings that do not even parse (e.g. `since` given twice).
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req| {
-        ApiError::bad_request("bad_query", format!("the query string is malformed: {err}")).into()
-    })
+    web::QueryConfig::default().error_handler(|err, _req| ApiError::malformed_query(err).into())
 }
 
 /// JSON bodies: size cap, content type, syntax and shape errors.
