@@ -485,12 +485,13 @@ async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 }
 
 /// Each client needs a socket (and a spawned server one per client, in its
-/// own process): raise the soft open-files limit to the hard one, and say
-/// so if that is not enough.
+/// own process, which inherits the limit): raise the soft open-files limit
+/// to the hard one; past the hard one if the process may (root, or
+/// `CAP_SYS_RESOURCE`); and say so if that is not enough.
 fn raise_open_files_limit(clients: usize) -> Result<(), Error> {
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
     let needed = clients as u64 + 128;
-    if limit < needed {
+    if limit < needed && rlimit::Resource::NOFILE.set(needed, needed).is_err() {
         return Err(format!(
             "{clients} clients need about {needed} open files, but the limit is {limit}; \
              raise it (e.g. `ulimit -n {needed}`) or use fewer clients"
