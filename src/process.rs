@@ -2,6 +2,12 @@
 //! `/proc`. The server reports its own at `/api/stats`; the load tool reads
 //! a spawned server's and its own, so both sides of a run are measured the
 //! same way. On other systems the figures are absent.
+//!
+//! A process's CPU time leaves out kernel work done for it in interrupt
+//! context: over loopback, the receiving side of every TCP segment runs as
+//! a softirq on the sender's core, and is charged to no process. So a load
+//! tool pinned to a core can use up that core while its own CPU time says
+//! 80 %. [`CoreTicks`] reads how busy the cores themselves were.
 
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +65,84 @@ fn status_kb(status: &str, key: &str) -> Option<u64> {
         .ok()
 }
 
+/// How busy some CPU cores were, in clock ticks since boot, from
+/// `/proc/stat`: everything but idle and I/O wait counts as busy,
+/// interrupts and softirqs included.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreTicks {
+    pub busy: u64,
+    pub total: u64,
+}
+
+impl CoreTicks {
+    /// The ticks of `cores` now.
+    pub fn of(cores: &[usize]) -> Option<CoreTicks> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        Some(core_ticks(&stat, cores))
+    }
+
+    /// The busy share of the time from `earlier` to `self`, 0–1.
+    pub fn busy_since(self, earlier: CoreTicks) -> f64 {
+        let total = self.total.saturating_sub(earlier.total);
+        self.busy.saturating_sub(earlier.busy) as f64 / total.max(1) as f64
+    }
+}
+
+/// The cores this process may run on (`Cpus_allowed_list`, e.g. `1` after
+/// `taskset -c 1`, `0-3` when not pinned), if fewer than the machine has:
+/// only then are they the process's own to measure.
+pub fn pinned_cores() -> Option<Vec<usize>> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?;
+    let cores = parse_core_list(list.trim())?;
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let online = stat.lines().filter(|l| core_number(l).is_some()).count();
+    (cores.len() < online).then_some(cores)
+}
+
+/// `cpu3 …` → 3; the `cpu …` line of all cores together → None.
+fn core_number(stat_line: &str) -> Option<usize> {
+    stat_line
+        .split_whitespace()
+        .next()?
+        .strip_prefix("cpu")?
+        .parse()
+        .ok()
+}
+
+/// `0-2,5` → [0, 1, 2, 5].
+fn parse_core_list(list: &str) -> Option<Vec<usize>> {
+    let mut cores = Vec::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((first, last)) => cores.extend(first.parse::<usize>().ok()?..=last.parse().ok()?),
+            None => cores.push(part.parse().ok()?),
+        }
+    }
+    Some(cores)
+}
+
+/// Sums the `cpuN` lines of `/proc/stat` for `cores`: user nice system idle
+/// iowait irq softirq steal.
+fn core_ticks(stat: &str, cores: &[usize]) -> CoreTicks {
+    let mut ticks = CoreTicks::default();
+    let chosen = stat
+        .lines()
+        .filter(|line| core_number(line).is_some_and(|n| cores.contains(&n)));
+    for line in chosen {
+        let values: Vec<u64> = (line.split_whitespace().skip(1).take(8))
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let total: u64 = values.iter().sum();
+        let waiting = values.get(3).copied().unwrap_or(0) + values.get(4).copied().unwrap_or(0);
+        ticks.total += total;
+        ticks.busy += total - waiting;
+    }
+    ticks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +151,37 @@ mod tests {
     fn parses_cpu_from_stat_even_with_spaces_in_the_name() {
         let stat = "42 (my prog) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0";
         assert_eq!(cpu_seconds(stat), Some(3.0));
+    }
+
+    #[test]
+    fn sums_the_busy_ticks_of_the_chosen_cores() {
+        let stat = "cpu  10 0 10 70 10 0 0 0 0 0\n\
+                    cpu0 5 0 5 40 0 0 0 0 0 0\n\
+                    cpu1 5 0 5 30 10 0 5 0 0 0\n";
+        let ticks = core_ticks(stat, &[1]);
+        assert_eq!(
+            ticks,
+            CoreTicks {
+                busy: 15,
+                total: 55
+            }
+        );
+        let both = core_ticks(stat, &[0, 1]);
+        assert_eq!(
+            both,
+            CoreTicks {
+                busy: 25,
+                total: 105
+            }
+        );
+        assert_eq!(both.busy_since(CoreTicks { busy: 5, total: 5 }), 0.2);
+    }
+
+    #[test]
+    fn reads_core_lists_like_taskset_writes_them() {
+        assert_eq!(parse_core_list("1"), Some(vec![1]));
+        assert_eq!(parse_core_list("0-2,5"), Some(vec![0, 1, 2, 5]));
+        assert_eq!(parse_core_list("x"), None);
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub struct TechniqueReport {
     pub requests_per_message: f64,
     /// Set when the tool, not the server, used up its core.
     pub tool_bound: bool,
+    /// How busy the tool's cores were while publishing and draining (0–1),
+    /// when it is pinned to some; softirq work on them included.
+    pub tool_core_busy: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub latency_cdf: Vec<(f64, f64)>,
 }
@@ -137,10 +140,14 @@ pub fn table(report: &Report) -> String {
     }
     for (name, t) in in_order(report) {
         if t.tool_bound {
+            let how_busy = match t.tool_core_busy {
+                Some(busy) => format!("the load tool's core was {:.0} % busy", busy * 100.0),
+                None => "the load tool used its whole core".to_owned(),
+            };
             let _ = writeln!(
                 out,
-                "warning: {name}: the load tool used its whole core while publishing; these \
-                 figures may measure the tool, not the server (use fewer clients or a lower rate)"
+                "warning: {name}: {how_busy} while publishing; these figures may measure the \
+                 tool, not the server (use fewer clients or a lower rate)"
             );
         }
     }
@@ -282,4 +289,31 @@ pub fn write_csv(report: &Report, path: &Path) -> Result<(), Box<dyn std::error:
     }
     writer.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_of(ws: TechniqueReport) -> Report {
+        Report {
+            settings: serde_json::Value::Null,
+            techniques: BTreeMap::from([("ws".to_owned(), ws)]),
+        }
+    }
+
+    #[test]
+    fn a_busy_tool_is_named_below_the_table() {
+        let busy = TechniqueReport {
+            tool_bound: true,
+            tool_core_busy: Some(0.93),
+            ..Default::default()
+        };
+        let printed = table(&report_of(busy));
+        assert!(
+            printed.contains("warning: ws: the load tool's core was 93 % busy"),
+            "{printed}"
+        );
+        assert!(!table(&report_of(TechniqueReport::default())).contains("warning"));
+    }
 }

@@ -94,6 +94,33 @@ async fn nothing_is_lost_or_duplicated_at_a_modest_load() {
     }
 }
 
+/// The tool's WebSocket clients answer the server's pings: with a ping every
+/// 50 ms and silence dropped after 200 ms, a two-second run keeps every
+/// connection it opened and loses nothing.
+#[tokio::test]
+async fn the_tools_websockets_answer_pings() {
+    let app = spawn_app(pushlab::Config {
+        ws_ping_interval: std::time::Duration::from_millis(50),
+        ws_idle_timeout: std::time::Duration::from_millis(200),
+        ..test_config()
+    });
+    let args = [
+        "--technique",
+        "ws",
+        "--clients",
+        "20",
+        "--rate",
+        "2",
+        "--duration",
+        "2s",
+    ];
+    let report = load(&app, &args).await;
+    let ws = &report.techniques["ws"];
+    assert_eq!(ws.connections, 20, "no client was dropped and reconnected");
+    assert_eq!(ws.delivered, ws.expected);
+    assert_eq!((ws.lost, ws.gaps), (0, 0));
+}
+
 /// The bytes the tool counts for polls are the bytes the server counts on
 /// its side of the same sockets (which a raw-socket test checks exactly).
 #[tokio::test]
