@@ -125,14 +125,15 @@ fn parse_core_list(list: &str) -> Option<Vec<usize>> {
 }
 
 /// Sums the `cpuN` lines of `/proc/stat` for `cores`: user nice system idle
-/// iowait irq softirq steal.
+/// iowait irq softirq. Steal (time the hypervisor gave to another machine)
+/// is left out: it was neither the process's work nor idle time it had.
 fn core_ticks(stat: &str, cores: &[usize]) -> CoreTicks {
     let mut ticks = CoreTicks::default();
     let chosen = stat
         .lines()
         .filter(|line| core_number(line).is_some_and(|n| cores.contains(&n)));
     for line in chosen {
-        let values: Vec<u64> = (line.split_whitespace().skip(1).take(8))
+        let values: Vec<u64> = (line.split_whitespace().skip(1).take(7))
             .filter_map(|v| v.parse().ok())
             .collect();
         let total: u64 = values.iter().sum();
@@ -155,9 +156,9 @@ mod tests {
 
     #[test]
     fn sums_the_busy_ticks_of_the_chosen_cores() {
-        let stat = "cpu  10 0 10 70 10 0 0 0 0 0\n\
+        let stat = "cpu  10 0 10 70 10 0 0 9 0 0\n\
                     cpu0 5 0 5 40 0 0 0 0 0 0\n\
-                    cpu1 5 0 5 30 10 0 5 0 0 0\n";
+                    cpu1 5 0 5 30 10 0 5 9 0 0\n";
         let ticks = core_ticks(stat, &[1]);
         assert_eq!(
             ticks,
