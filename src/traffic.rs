@@ -8,10 +8,11 @@
 //! - in: the request line and headers, then every body byte as it is read
 //!   (for a WebSocket, every incoming frame with its header and mask);
 //! - out: the status line and headers — including the `content-length`,
-//!   `transfer-encoding` and `date` headers the HTTP/1 encoder adds after
-//!   the handler is done — then every body byte as it is written, with the
-//!   chunked encoding's framing (for a WebSocket: every frame with its
-//!   header, as actix-ws encodes them into the upgraded body).
+//!   `transfer-encoding`, `connection` and `date` headers the HTTP/1
+//!   encoder adds after the handler is done — then every body byte as it is
+//!   written, with the chunked encoding's framing (for a WebSocket: every
+//!   frame with its header, as actix-ws encodes them into the upgraded
+//!   body).
 //!
 //! It also keeps `requests` and `connections_open`: a request is open from
 //! the moment it arrives until its response body is finished or dropped, so
@@ -34,7 +35,7 @@ use std::task::{Context, Poll, ready};
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::{StatusCode, Version, header};
+use actix_web::http::{ConnectionType, StatusCode, Version, header};
 use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage};
 use futures_util::{Stream, StreamExt};
@@ -276,20 +277,54 @@ fn response_head_len<B: MessageBody>(res: &ServiceResponse<B>, version: Version)
             BodySize::Stream | BodySize::None => 0,
         };
     }
-    if upgrade {
-        added += "connection: upgrade\r\n".len();
-    } else if version < Version::HTTP_11 && asks_keep_alive(res.request().headers()) {
-        added += "connection: keep-alive\r\n".len();
-    }
+    added += connection_header(res, version, upgrade).len();
     status_line + own + added + 2
 }
 
-/// An HTTP/1.0 client that wants the connection kept open says so.
-fn asks_keep_alive(headers: &header::HeaderMap) -> bool {
+/// The `connection` header actix writes, as its HTTP/1 encoder decides it.
+/// The request's wish comes first (HTTP/1.1 keeps the connection unless
+/// told `close`; 1.0 closes it unless told `keep-alive`), then the
+/// answer's own (a 101 upgrades). An upgrade the answer declines leaves an
+/// ordinary connection (see `vendor/README.md`), except a declined
+/// WebSocket handshake: its bytes after the head were to be the
+/// WebSocket's, and actix closes rather than read them as a request.
+fn connection_header<B>(
+    res: &ServiceResponse<B>,
+    version: Version,
+    answer_upgrades: bool,
+) -> &'static str {
+    let request = res.request().head();
+    let switching = res.status() == StatusCode::SWITCHING_PROTOCOLS;
+    let mut connection = match res.response().head().connection_type() {
+        ConnectionType::KeepAlive => request.connection_type(),
+        answer_says => answer_says,
+    };
+    let http11 = version >= Version::HTTP_11;
+    if !switching && asks_websocket(request.headers()) {
+        connection = ConnectionType::Close;
+    } else if !switching && connection == ConnectionType::Upgrade {
+        connection = if http11 {
+            ConnectionType::KeepAlive
+        } else {
+            ConnectionType::Close
+        };
+    }
+    match (connection, answer_upgrades) {
+        (ConnectionType::Close, true) if http11 => "connection: close, upgrade\r\n",
+        (ConnectionType::KeepAlive, true) if !http11 => "connection: keep-alive, upgrade\r\n",
+        (ConnectionType::Upgrade, _) | (_, true) => "connection: upgrade\r\n",
+        (ConnectionType::KeepAlive, false) if !http11 => "connection: keep-alive\r\n",
+        (ConnectionType::Close, false) if http11 => "connection: close\r\n",
+        _ => "",
+    }
+}
+
+/// `Upgrade: websocket`, the opening of a WebSocket handshake.
+fn asks_websocket(headers: &header::HeaderMap) -> bool {
     headers
-        .get(header::CONNECTION)
+        .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("keep-alive"))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
 }
 
 /// `name: value\r\n`

@@ -43,6 +43,78 @@ async fn poll_bytes_are_the_bytes_on_the_wire() {
     assert!(poll["bytes_out"].as_u64().unwrap() > head_end as u64);
 }
 
+/// Whatever a request says about its connection (`close` on HTTP/1.1,
+/// nothing or `keep-alive` on HTTP/1.0), the `connection` header actix
+/// writes back is counted with the rest of the answer.
+#[tokio::test]
+async fn connection_headers_are_counted_as_sent() {
+    let app = spawn_app(test_config());
+    let requests: [&[u8]; 3] = [
+        b"GET /api/poll HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        b"GET /api/poll HTTP/1.0\r\n\r\n",
+        b"GET /api/poll HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    ];
+    let (mut sent, mut received) = (0, 0);
+    for request in requests {
+        let mut raw = Raw::connect(&app).await;
+        raw.send(request).await;
+        let response = raw.read_response().await;
+        sent += request.len();
+        received += response.len();
+        let head = String::from_utf8_lossy(&response).to_lowercase();
+        let poll = &app.stats().await["techniques"]["poll"];
+        assert_eq!(poll["bytes_in"], sent as u64);
+        assert_eq!(poll["bytes_out"], received as u64, "after {head}");
+    }
+}
+
+/// A poll that offers to switch to HTTP/2 (`Upgrade: h2c`, as `curl --http2`
+/// and Java's HttpClient send) is answered as the HTTP/1.1 it is: no
+/// `connection: upgrade` on the answer, the connection open for the next
+/// request, and every byte of both counted.
+#[tokio::test]
+async fn a_declined_upgrade_leaves_an_ordinary_connection() {
+    let app = spawn_app(test_config());
+    let mut raw = Raw::connect(&app).await;
+    let offer = b"GET /api/poll HTTP/1.1\r\nHost: localhost\r\n\
+        Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+        HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+    raw.send(offer).await;
+    let first = raw.read_response().await;
+    let head = String::from_utf8_lossy(&first).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("connection: upgrade"), "{head}");
+
+    let plain = b"GET /api/poll HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    raw.send(plain).await;
+    let second = raw.read_response().await;
+    assert!(second.starts_with(b"HTTP/1.1 200"));
+
+    let poll = &app.stats().await["techniques"]["poll"];
+    assert_eq!(poll["bytes_in"], (offer.len() + plain.len()) as u64);
+    assert_eq!(poll["bytes_out"], (first.len() + second.len()) as u64);
+}
+
+/// A refused WebSocket handshake (a foreign Origin) is counted to the byte:
+/// its answer, and the `connection: close` actix adds to it.
+#[tokio::test]
+async fn a_refused_websocket_handshake_is_counted_exactly() {
+    let app = spawn_app(test_config());
+    let mut raw = Raw::connect(&app).await;
+    let head = raw.ws_handshake("/ws", Some("http://evil.example")).await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    let mut body = Vec::new();
+    within(
+        "the server closing",
+        tokio::io::AsyncReadExt::read_to_end(&mut raw.stream, &mut body),
+    )
+    .await
+    .unwrap();
+    let ws = &app.stats().await["techniques"]["ws"];
+    assert_eq!(ws["bytes_in"], raw.sent as u64);
+    assert_eq!(ws["bytes_out"], (head.len() + body.len()) as u64);
+}
+
 /// A WebSocket's bytes are its handshake once plus each frame with its header.
 #[tokio::test]
 async fn websocket_bytes_count_the_handshake_and_frame_headers() {

@@ -2,7 +2,7 @@ use std::{fmt, io};
 
 use bitflags::bitflags;
 use bytes::BytesMut;
-use http::{Method, Version};
+use http::{Method, StatusCode, Version};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{
@@ -169,6 +169,25 @@ impl Encoder<Message<(Response<()>, BodySize)>> for Codec {
                 } else {
                     self.conn_type
                 };
+
+                // pushlab: an upgrade the answer declined. A request may offer
+                // to switch protocols (`Upgrade: h2c` from `curl --http2` or
+                // Java's HttpClient); any answer but 101 declines the offer,
+                // and the connection stays the HTTP/1.1 one it was (RFC 9110,
+                // section 7.8), without `connection: upgrade` on the answer.
+                // (A declined WebSocket upgrade still closes: the dispatcher
+                // closes for its unread request stream.)
+                if self.conn_type == ConnectionType::Upgrade
+                    && res.head().status != StatusCode::SWITCHING_PROTOCOLS
+                {
+                    self.conn_type = if self.version >= Version::HTTP_11
+                        && self.flags.contains(Flags::KEEP_ALIVE_ENABLED)
+                    {
+                        ConnectionType::KeepAlive
+                    } else {
+                        ConnectionType::Close
+                    };
+                }
 
                 // encode message
                 self.encoder.encode(
