@@ -118,7 +118,8 @@ where
         let stats = counters.get();
         stats.requests.inc();
         stats.bytes_in.inc_by(request_head_len(&req) as u64);
-        if !matches!(req.parts().1, Payload::None) {
+        let has_body = !matches!(req.parts().1, Payload::None);
+        if has_body {
             let counted = CountedPayload {
                 inner: req.take_payload(),
                 counters: Rc::clone(counters),
@@ -143,6 +144,7 @@ where
             response: self.service.call(req),
             open: Some(open),
             version,
+            has_body,
         }
     }
 }
@@ -158,6 +160,7 @@ pin_project_lite::pin_project! {
             response: F,
             open: Option<OpenGuard>,
             version: Version,
+            has_body: bool,
         },
         Refused {
             error: Option<Error>,
@@ -173,12 +176,13 @@ where
     type Output = Result<ServiceResponse<CountedBody<B>>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (response, open, version) = match self.project() {
+        let (response, open, version, has_body) = match self.project() {
             CountedResponseProj::Admitted {
                 response,
                 open,
                 version,
-            } => (response, open, version),
+                has_body,
+            } => (response, open, version, has_body),
             CountedResponseProj::Refused { error } => {
                 // actix renders the error with `ApiError::error_response`.
                 return Poll::Ready(Err(error.take().expect("polled after completion")));
@@ -186,7 +190,7 @@ where
         };
         let response = ready!(response.poll(cx))?;
         let open = open.take().expect("polled after completion");
-        let head_len = response_head_len(&response, *version);
+        let head_len = response_head_len(&response, *version, *has_body);
         open.counters.get().bytes_out.inc_by(head_len as u64);
         let chunked = is_chunked(&response, *version);
         Poll::Ready(Ok(response.map_body(move |_, body| CountedBody {
@@ -243,7 +247,11 @@ fn request_head_len(req: &ServiceRequest) -> usize {
 }
 
 /// `HTTP/1.1 200 OK\r\n`, the headers actix writes, `\r\n`.
-fn response_head_len<B: MessageBody>(res: &ServiceResponse<B>, version: Version) -> usize {
+fn response_head_len<B: MessageBody>(
+    res: &ServiceResponse<B>,
+    version: Version,
+    request_has_body: bool,
+) -> usize {
     let status = res.status();
     let reason = status.canonical_reason().unwrap_or("");
     let status_line = "HTTP/1.1 200 ".len() + reason.len() + 2;
@@ -277,7 +285,7 @@ fn response_head_len<B: MessageBody>(res: &ServiceResponse<B>, version: Version)
             BodySize::Stream | BodySize::None => 0,
         };
     }
-    added += connection_header(res, version, upgrade).len();
+    added += connection_header(res, version, upgrade, request_has_body).len();
     status_line + own + added + 2
 }
 
@@ -286,12 +294,14 @@ fn response_head_len<B: MessageBody>(res: &ServiceResponse<B>, version: Version)
 /// told `close`; 1.0 closes it unless told `keep-alive`), then the
 /// answer's own (a 101 upgrades). An upgrade the answer declines leaves an
 /// ordinary connection (see `vendor/README.md`), except a declined
-/// WebSocket handshake: its bytes after the head were to be the
-/// WebSocket's, and actix closes rather than read them as a request.
+/// WebSocket handshake: actix took the rest of its stream for the request's
+/// body (it was to be the WebSocket's), and closes rather than read it as
+/// the next request.
 fn connection_header<B>(
     res: &ServiceResponse<B>,
     version: Version,
     answer_upgrades: bool,
+    request_has_body: bool,
 ) -> &'static str {
     let request = res.request().head();
     let switching = res.status() == StatusCode::SWITCHING_PROTOCOLS;
@@ -300,7 +310,7 @@ fn connection_header<B>(
         answer_says => answer_says,
     };
     let http11 = version >= Version::HTTP_11;
-    if !switching && asks_websocket(request.headers()) {
+    if !switching && request_has_body && asks_websocket(request.headers()) {
         connection = ConnectionType::Close;
     } else if !switching && connection == ConnectionType::Upgrade {
         connection = if http11 {
