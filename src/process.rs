@@ -75,10 +75,13 @@ pub struct CoreTicks {
 }
 
 impl CoreTicks {
-    /// The ticks of `cores` now.
-    pub fn of(cores: &[usize]) -> Option<CoreTicks> {
+    /// The ticks, now, of the cores this process is pinned to; `None` when
+    /// it may run on every core (then they are not its own to measure).
+    pub fn of_own_cores() -> Option<CoreTicks> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
         let stat = std::fs::read_to_string("/proc/stat").ok()?;
-        Some(core_ticks(&stat, cores))
+        let cores = pinned_cores(&status, &stat)?;
+        Some(core_ticks(&stat, &cores))
     }
 
     /// The busy share of the time from `earlier` to `self`, 0–1.
@@ -88,16 +91,14 @@ impl CoreTicks {
     }
 }
 
-/// The cores this process may run on (`Cpus_allowed_list`, e.g. `1` after
-/// `taskset -c 1`, `0-3` when not pinned), if fewer than the machine has:
-/// only then are they the process's own to measure.
-pub fn pinned_cores() -> Option<Vec<usize>> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// The cores a process may run on (`Cpus_allowed_list` in its `status`,
+/// e.g. `1` after `taskset -c 1`, `0-3` when not pinned), if fewer than the
+/// cores `/proc/stat` lists.
+fn pinned_cores(status: &str, stat: &str) -> Option<Vec<usize>> {
     let list = status
         .lines()
         .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?;
     let cores = parse_core_list(list.trim())?;
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let online = stat.lines().filter(|l| core_number(l).is_some()).count();
     (cores.len() < online).then_some(cores)
 }
@@ -176,6 +177,14 @@ mod tests {
             }
         );
         assert_eq!(both.busy_since(CoreTicks { busy: 5, total: 5 }), 0.2);
+    }
+
+    #[test]
+    fn only_a_process_on_fewer_cores_than_the_machine_is_pinned() {
+        let stat = "cpu  1 0 0 0\ncpu0 1 0 0 0\ncpu1 0 0 0 0\n";
+        let status = |list: &str| format!("Name:\tx\nCpus_allowed_list:\t{list}\n");
+        assert_eq!(pinned_cores(&status("1"), stat), Some(vec![1]));
+        assert_eq!(pinned_cores(&status("0-1"), stat), None);
     }
 
     #[test]

@@ -39,7 +39,7 @@ use record::Recorder;
 use report::{Latency, Report, Spread, TechniqueReport};
 use server::Server;
 
-use crate::process::{CoreTicks, Usage, pinned_cores};
+use crate::process::{CoreTicks, Usage};
 
 /// Options of `pushlab load`.
 #[derive(Args, Clone, Debug, Serialize)]
@@ -271,7 +271,7 @@ impl Usages {
         Usages {
             server,
             tool: crate::process::own().unwrap_or_default(),
-            tool_cores: pinned_cores().and_then(|cores| CoreTicks::of(&cores)),
+            tool_cores: CoreTicks::of_own_cores(),
         }
     }
 }
