@@ -27,7 +27,7 @@ use super::net::{ByteCounts, CountedStream};
 pub type Error = Box<dyn std::error::Error>;
 
 /// Room for the headers of an answer; pushlab sends about six.
-const MAX_HEADERS: usize = 32;
+pub(super) const MAX_HEADERS: usize = 32;
 
 /// How much the read buffer grows by when an answer does not fit yet: a
 /// long-poll answer with one message is about 400 bytes.
@@ -122,19 +122,21 @@ fn complete_answer(buf: &[u8]) -> Result<Option<(u16, Range<usize>)>, Error> {
     Ok((buf.len() >= end).then_some((status, head_len..end)))
 }
 
+/// The value of the header `name` (any case) in a parsed answer.
+pub(super) fn header<'h>(headers: &[httparse::Header<'h>], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
 /// The body's length, from `content-length`. pushlab sends one with every
 /// answer this client asks for; a chunked body (a stream) is an error here.
 fn body_length(status: u16, headers: &[httparse::Header<'_>]) -> Result<usize, Error> {
-    let value = |name: &str| {
-        headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
-    };
-    if value("transfer-encoding").is_some() {
+    if header(headers, "transfer-encoding").is_some() {
         return Err("a streamed answer where a sized one was expected".into());
     }
-    match value("content-length") {
+    match header(headers, "content-length") {
         Some(length) => Ok(std::str::from_utf8(length)?.trim().parse()?),
         // Answers that cannot have a body.
         None if status < 200 || status == 204 || status == 304 => Ok(0),

@@ -23,7 +23,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::http::Error;
+use super::http::{Error, MAX_HEADERS, header};
 use super::net::{ByteCounts, CountedStream};
 use crate::ws_accept::accept_key;
 
@@ -35,9 +35,6 @@ const PONG: u8 = 0xA;
 
 /// How much the read buffer grows by when a frame does not fit yet.
 const READ_CHUNK: usize = 8 * 1024;
-
-/// Room for the headers of the handshake's answer.
-const MAX_HEADERS: usize = 32;
 
 /// One WebSocket connection to the server.
 pub struct Socket {
@@ -201,11 +198,7 @@ fn check_upgrade(answer: &httparse::Response<'_, '_>, key: &str) -> Result<(), E
             format!("the server answered {status} instead of switching to WebSocket").into(),
         );
     }
-    let accept = answer
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-accept"))
-        .map(|h| h.value);
+    let accept = header(answer.headers, "sec-websocket-accept");
     if accept != Some(accept_key(key).as_bytes()) {
         return Err("the server's Sec-WebSocket-Accept does not match our key".into());
     }
