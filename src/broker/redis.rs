@@ -273,10 +273,18 @@ impl Relay {
     /// over) empties the hub, which tells every subscriber to start over.
     async fn check_epoch(&mut self) -> RedisResult<()> {
         let epoch = self.current_epoch().await?;
-        if self.hub.follow_epoch(&epoch) {
+        self.follow_epoch(&epoch);
+        Ok(())
+    }
+
+    /// Moves the hub to the broker's `epoch`, counting the reset if that is
+    /// a new one; true if it was.
+    fn follow_epoch(&self, epoch: &str) -> bool {
+        let moved = self.hub.follow_epoch(epoch);
+        if moved {
             self.stats.epoch_reset();
         }
-        Ok(())
+        moved
     }
 
     /// Applies entries in stream order. An entry of another epoch (Redis
@@ -288,8 +296,7 @@ impl Relay {
             let Some(message) = StoredMessage::read(entry) else {
                 continue; // not written by PUBLISH_SCRIPT: not ours to show
             };
-            if self.hub.follow_epoch(&message.epoch) {
-                self.stats.epoch_reset();
+            if self.follow_epoch(&message.epoch) {
                 return;
             }
             self.hub.apply(
