@@ -10,6 +10,7 @@ mod counters;
 mod docs;
 mod excerpts;
 mod faults;
+mod figures;
 mod helpers;
 mod limits;
 mod load;
