@@ -2,7 +2,8 @@
 // clients; the generator rate changes the server's, for everyone (POST
 // /api/generator, which refuses other origins and bad values with a JSON
 // error we show as it is). Pause per lane, reset counters, and the publish
-// box, whose message every lane receives. Answers are shown as text.
+// box, whose message every lane receives, sent by HTTP POST or as a frame up
+// the WebSocket lane's socket. Answers are shown as text.
 
 import { postJson } from "./http.js";
 
@@ -31,7 +32,7 @@ export function wireControls({ lanes, figures, comparison, settings }) {
     comparison.draw();
   });
   wireRate(document.querySelector('form[data-action="rate"]'));
-  wirePublish(document.querySelector('form[data-action="publish"]'));
+  wirePublish(document.querySelector('form[data-action="publish"]'), lanes.ws);
 }
 
 function wireRate(form) {
@@ -57,15 +58,30 @@ function wireRate(form) {
   });
 }
 
-function wirePublish(form) {
+function wirePublish(form, wsLane) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const message = { author: form.author.value, text: form.text.value };
     try {
-      const { id } = await postJson("/api/messages", { author: form.author.value, text: form.text.value });
-      form.status.value = `sent #${id}`;
+      form.status.value = form.via.value === "ws" ? await overWebSocket(wsLane, message) : await overPost(message);
       form.text.value = "";
     } catch (error) {
       form.status.value = error.message;
     }
   });
+}
+
+// POST /api/messages: an ordinary request beside the lanes.
+async function overPost(message) {
+  const { id } = await postJson("/api/messages", message);
+  return `sent #${id} by POST`;
+}
+
+// A text frame up the WebSocket lane's own socket. Never a silent fallback
+// to POST: the point is to see the frame go up that socket.
+async function overWebSocket(lane, message) {
+  if (lane.paused) throw new Error("not sent: the WebSocket lane is paused (resume it, or send by HTTP POST)");
+  if (!lane.uplink) throw new Error("not sent: the WebSocket lane has no open socket right now");
+  const id = await lane.uplink.publish(message.author, message.text);
+  return `sent #${id} over the WebSocket`;
 }

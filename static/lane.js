@@ -29,6 +29,9 @@ export class Lane {
     this.resumed = Promise.resolve();
     this.endPause = () => {};
     this.endWait = () => {};
+    // WebSocket only: `publish(author, text)` up the open socket, or null
+    // while there is none (lanes/ws.js sets it).
+    this.uplink = null;
   }
 
   // ---- what a client reports ----
@@ -81,12 +84,45 @@ export class Lane {
     await this.retryAfter(backoff);
   }
 
+  // The client's own retry: its backoff with jitter (backoff.js).
   async retryAfter(backoff) {
     const delay = backoff.next();
     const seconds = (delay / 1000).toFixed(1);
-    this.timeline.mark(`reconnect in ${seconds} s`, "reconnect");
-    this.status(`reconnecting in ${seconds} s`);
+    this.timeline.mark(`backoff: retry in ${seconds} s`, "reconnect");
+    this.status(`retrying in ${seconds} s`);
     await this.wait(delay);
+  }
+
+  // SSE only: the browser itself reconnects after the server's `retry:`
+  // delay, sending the id it saw last — drawn apart from the lane's backoff.
+  browserRetries(lastEventId) {
+    const header = lastEventId ? `Last-Event-ID: ${lastEventId}` : "no Last-Event-ID yet";
+    this.timeline.mark(`browser retries · ${header}`, "browser-retry");
+    this.status("browser reconnecting");
+  }
+
+  // SSE only: the answer to `request` was not a stream, and the browser
+  // stopped reconnecting; the client takes over.
+  refused(request, text) {
+    this.timeline.fail(request, text);
+    this.timeline.mark("browser gave up", "failed");
+    this.status("refused");
+  }
+
+  // The server sent again a message from `id` on that we already had
+  // (SSE: a resumed stream whose URL still names an older cursor).
+  resent(id) {
+    this.timeline.mark(`re-sent from #${id}: already shown, skipped`, "resent");
+  }
+
+  // WebSocket only: a frame this browser sent up the open socket, and the
+  // server's answer to it (`failed` for an error frame).
+  sentUp(text) {
+    this.timeline.up(text);
+  }
+
+  answeredUp(text, failed = false) {
+    this.timeline.reply(text, failed);
   }
 
   // ---- pausing and waiting ----

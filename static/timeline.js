@@ -4,8 +4,10 @@
 // arrow back: thin and grey when empty, in the technique's colour and
 // labelled with the count when it carries messages. A long-poll that the
 // server holds shows as a dotted wait on the server's side. A stream (SSE,
-// WebSocket) is one long open band with a tick per message. Errors,
-// reconnects, gaps and pauses are marked across the lane.
+// WebSocket) is one long open band with a tick per message, and frames the
+// browser sends up it are arrows across. Errors, reconnects (the lane's
+// backoff, or for SSE the browser's own), gaps and pauses are marked across
+// the lane.
 //
 // Each element is placed once, at the time it happened; scrolling is a
 // single transform on the group that holds them, so an animation frame
@@ -152,6 +154,21 @@ export class Timeline {
   tick() {
     const y = this.y(this.now());
     this.arrow("news", this.serverX, y, this.browserX, y + SLANT_PX / 2);
+  }
+
+  // A frame the browser sends up the open stream (WebSocket publishing).
+  up(text) {
+    const y = this.y(this.now());
+    this.arrow("ask", this.browserX, y, this.serverX, y + SLANT_PX / 2);
+    this.label("status", (this.browserX + this.serverX) / 2, y - 1, text);
+  }
+
+  // A frame back that carries no message: the answer to one sent up.
+  reply(text, failed) {
+    const y = this.y(this.now());
+    const kind = failed ? "failed" : "empty";
+    this.arrow(kind, this.serverX, y, this.browserX, y + SLANT_PX / 2);
+    this.label(kind === "failed" ? "failed" : "status", (this.browserX + this.serverX) / 2, y + SLANT_PX + 9, text);
   }
 
   // The stream ended; an error or a server close is marked.

@@ -1,15 +1,22 @@
 //! The page at `/`: four lanes side by side, each a real client of its
-//! technique, rendered by askama from `templates/index.html`.
+//! technique, rendered by askama from `templates/index.html`; and, when the
+//! server listens beyond loopback, the address students type (`address`).
 
-use actix_web::{HttpResponse, web};
+mod address;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use self::address::StudentAddress;
 use super::lanes::{LANES, Lane};
 use crate::error::ApiError;
 use crate::publish::{MAX_AUTHOR_CHARS, MAX_TEXT_CHARS};
 use crate::state::AppState;
 
 /// Scripts only from our own origin, never inline: user text can never run.
+/// (The QR code is inline SVG markup, which needs no exception: no script,
+/// no style attribute.)
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self'; img-src 'self' data:; connect-src 'self'; \
     object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -27,6 +34,8 @@ struct Index<'a> {
     poll_intervals: &'a [u32],
     /// The choices of the long-poll timeout control, in seconds.
     longpoll_timeouts: &'a [u64],
+    /// The address block, when the class can reach this server.
+    students: Option<StudentAddress>,
 }
 
 /// From "hammering" to "lazy": 4 requests a second down to one in 10 s.
@@ -36,7 +45,7 @@ const POLL_INTERVALS_MS: [u32; 6] = [250, 500, 1000, 2000, 5000, 10_000];
 const LONGPOLL_TIMEOUTS_S: [u64; 5] = [2, 5, 10, 25, 55];
 
 /// `GET /`
-pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let default_timeout = state.config.longpoll_timeout.as_secs();
     let mut timeouts = LONGPOLL_TIMEOUTS_S.to_vec();
     if (1..=60).contains(&default_timeout) && !timeouts.contains(&default_timeout) {
@@ -44,6 +53,11 @@ pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         timeouts.sort_unstable();
     }
     let epoch = state.hub.epoch();
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let students = address::for_students(req.app_config().local_addr(), host);
     let page = Index {
         rate: *state.generator_rate.borrow(),
         longpoll_timeout_s: default_timeout,
@@ -53,6 +67,7 @@ pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         lanes: &LANES,
         poll_intervals: &POLL_INTERVALS_MS,
         longpoll_timeouts: &timeouts,
+        students,
     };
     super::html(&page, CONTENT_SECURITY_POLICY)
 }

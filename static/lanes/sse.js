@@ -1,11 +1,25 @@
 // Server-Sent Events: one GET /api/sse whose response never ends; the
-// server writes an event into it per message (`event: message`, `id:`,
-// `data:`), and `event: gap` when we missed some. The browser's EventSource
-// parses the stream.
+// server writes an event into it per message (`id:`, `event: message`,
+// `data:`), `event: gap` when we missed some, and once, first, `retry:`.
+// The browser's EventSource parses the stream.
 //
-// EventSource would reconnect by itself, but without jitter and without a
-// visible trace; this client closes it on an error and comes back with its
-// own backoff and `?since=<cursor>`, so all four lanes recover alike.
+// Reconnecting is the browser's job, as the SSE chapter teaches: when the
+// stream breaks, EventSource waits the server's `retry:` delay and asks
+// again by itself, sending `Last-Event-ID: <the last id it saw>`, and the
+// server resumes from there. No code here does that; the lane only draws it
+// (an error while the EventSource is CONNECTING is the browser retrying).
+//
+// EventSource gives up for good, though (readyState CLOSED), when an answer
+// is not a stream: any status but 200 (pushlab's own 503 `server_full`
+// when its SSE slots are taken, a proxy's 502), a Content-Type other than
+// text/event-stream, or a 204, which a server sends to say "stop". Only
+// then does this lane step in: it waits with its own backoff and jitter
+// (backoff.js) and opens a new EventSource with `?since=<cursor>`. Pausing
+// closes the EventSource; resuming opens one with `?since=<cursor>` too.
+//
+// A stream the lane opened with `?since=` keeps that URL, and the browser's
+// own reconnects send it again beside `Last-Event-ID`. Should the server
+// resend messages this lane already has, they are skipped and marked.
 
 import { Backoff } from "./backoff.js";
 import { Cursor } from "./cursor.js";
@@ -15,28 +29,42 @@ export async function run(lane) {
   const backoff = new Backoff();
   for (;;) {
     await lane.running();
-    const request = lane.asked();
-    const ended = await listen(lane, request, cursor, backoff);
-    lane.closed(request, ended);
-    if (ended === "error") await lane.retryAfter(backoff);
+    const ended = await listen(lane, cursor, backoff);
+    if (ended === "gave up") await lane.retryAfter(backoff);
   }
 }
 
-// One stream, until it breaks ("error") or the lane is paused ("paused").
-function listen(lane, request, cursor, backoff) {
+// One EventSource, through every reconnect the browser makes by itself,
+// until the lane is paused ("paused") or the browser gives up ("gave up").
+function listen(lane, cursor, backoff) {
   const signal = lane.signal; // this connection's; a resume makes a new one
   return new Promise((resolve) => {
-    const source = new EventSource(`/api/sse?${cursor.query()}`);
+    const url = `/api/sse?${cursor.query()}`;
+    const source = new EventSource(url);
+    // The request on the timeline; null while the browser waits to retry.
+    let request = lane.asked();
+    let streaming = false;
+    let resent = 0;
+    // The `id:` of the last event, as EventSource keeps it for its
+    // Last-Event-ID header (the event carries it; EventSource does not show it).
+    let lastEventId = "";
+
     const end = (why) => {
       source.close();
       signal.removeEventListener("abort", paused);
       resolve(why);
     };
-    const paused = () => end("paused");
+    const paused = () => {
+      if (request) lane.closed(request, "paused");
+      end("paused");
+    };
     signal.addEventListener("abort", paused);
 
     source.addEventListener("open", () => {
-      lane.opened(request, "200 event-stream");
+      request ??= lane.asked(); // a browser reconnect: its request just went out
+      lane.opened(request, streaming ? "200 · resumed" : "200 event-stream");
+      streaming = true;
+      resent = 0;
       backoff.reset();
     });
     source.addEventListener("hello", (event) => cursor.hello(JSON.parse(event.data)));
@@ -47,9 +75,35 @@ function listen(lane, request, cursor, backoff) {
     });
     source.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
+      lastEventId = event.lastEventId;
+      if (cursor.next !== null && message.id <= cursor.next) {
+        if (resent++ === 0) lane.resent(message.id);
+        return;
+      }
       cursor.seen(message.id);
       lane.received(message);
     });
-    source.addEventListener("error", () => end("error"));
+    source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CONNECTING) {
+        // The stream broke (or a retry found no server): the browser will
+        // try again by itself after `retry:`, sending Last-Event-ID.
+        if (request) lane.closed(request, "error");
+        request = null;
+        lane.browserRetries(lastEventId);
+        return;
+      }
+      // CLOSED: the answer was not a stream, and the browser stopped.
+      lane.refused(request ?? lane.asked(), refusal(url));
+      end("gave up");
+    });
   });
+}
+
+// Why the browser gave up, as far as the page can know: EventSource hides
+// the status, but Resource Timing names it where the browser reports it.
+function refusal(url) {
+  const absolute = new URL(url, location.href).href;
+  const entries = performance.getEntriesByName(absolute, "resource");
+  const status = entries.at(-1)?.responseStatus;
+  return status ? `${status}: not a stream` : "not a stream";
 }

@@ -1,7 +1,11 @@
 // WebSocket: one GET /ws that the server upgrades (101 Switching
 // Protocols); from then on the socket carries frames both ways. The server
 // sends {"type":"hello"}, one {"type":"message",…} frame per message and
-// {"type":"gap"} when we missed some.
+// {"type":"gap"} when we missed some. The page's publish box can send a
+// message up this same socket ("send over: the WebSocket"): a
+// {"type":"publish","author":…,"text":…} text frame, masked as every frame
+// from a browser is, which the server answers on the socket with
+// {"type":"published","id":…} or {"type":"error",…}, in order.
 //
 // The browser never reconnects a WebSocket by itself: when the socket
 // closes, this client comes back with backoff, jitter and `?since=<cursor>`,
@@ -28,10 +32,13 @@ function listen(lane, request, cursor, backoff) {
   return new Promise((resolve) => {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws?${cursor.query()}`);
+    const uplink = new Uplink(socket, lane);
     let done = false;
     const end = (why) => {
       if (done) return;
       done = true;
+      lane.uplink = null;
+      uplink.closed();
       socket.close(1000);
       signal.removeEventListener("abort", paused);
       resolve(why);
@@ -41,10 +48,12 @@ function listen(lane, request, cursor, backoff) {
 
     socket.addEventListener("open", () => {
       lane.opened(request, "101 Switching");
+      lane.uplink = uplink;
       backoff.reset();
     });
     socket.addEventListener("message", (event) => {
       const frame = JSON.parse(event.data);
+      if (frame.type === "published" || frame.type === "error") uplink.answered(frame);
       if (frame.type === "hello") cursor.hello(frame);
       if (frame.type === "gap") {
         cursor.gap(frame);
@@ -57,4 +66,42 @@ function listen(lane, request, cursor, backoff) {
     });
     socket.addEventListener("close", () => end("error"));
   });
+}
+
+// Publishing up the socket. The server answers each publish frame with one
+// frame, in the order they came, so the answers are matched first in, first
+// out.
+class Uplink {
+  constructor(socket, lane) {
+    this.socket = socket;
+    this.lane = lane;
+    this.waiting = [];
+  }
+
+  // Resolves with the new message's id; rejects with the server's message.
+  publish(author, text) {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.socket.send(JSON.stringify({ type: "publish", author, text }));
+      this.lane.sentUp("publish ↑");
+    });
+  }
+
+  answered(frame) {
+    const waiter = this.waiting.shift();
+    if (frame.type === "published") {
+      this.lane.answeredUp(`published #${frame.id}`);
+      waiter?.resolve(frame.id);
+    } else {
+      this.lane.answeredUp(frame.error, true);
+      waiter?.reject(new Error(frame.message));
+    }
+  }
+
+  // The socket is gone: publishes still waiting will get no answer.
+  closed() {
+    for (const waiter of this.waiting.splice(0)) {
+      waiter.reject(new Error("the WebSocket closed before the server answered"));
+    }
+  }
 }

@@ -171,3 +171,106 @@ async fn head_is_get_without_the_body() {
         assert_eq!(head.status(), 200, "HEAD {path}");
     }
 }
+
+/// A server bound to loopback only: no one else can reach it, so the page
+/// shows no address for students.
+#[tokio::test]
+async fn a_loopback_server_shows_no_address_for_students() {
+    let app = spawn_app(test_config());
+    let html = app
+        .http
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("data-address"),
+        "no address block on loopback"
+    );
+    assert!(!html.contains("<svg xmlns"), "no QR code on loopback");
+}
+
+/// A server listening on every interface, as in a classroom (`--addr
+/// 0.0.0.0:8080`): the page shows the address the browser used, with its
+/// port, and a QR code of it as inline SVG that the page's CSP allows (no
+/// style attribute, no script).
+#[tokio::test]
+async fn a_server_the_class_can_reach_shows_its_address_and_a_qr_code() {
+    let server = AllInterfaces::start();
+    let port = server.addr.port();
+    // As a student's browser that typed the teacher's LAN address would ask.
+    let typed = format!("192.0.2.10:{port}");
+    let response = within(
+        "the page",
+        reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .header("host", &typed)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"));
+    let html = response.text().await.unwrap();
+    let start = html.find("data-address").expect("an address block");
+    let block = &html[start..];
+    let block = &block[..block.find("</details>").expect("the QR code's details")];
+    assert!(
+        block.contains(&format!("href=\"http://{typed}/\"")),
+        "the address the browser used, with the port: {block}"
+    );
+    let svg = &block[block.find("<svg").expect("an inline SVG QR code")..];
+    assert!(svg.contains("<path") && svg.contains("</svg>"), "{svg}");
+    assert!(
+        !html.contains("style="),
+        "no inline styles, QR code included"
+    );
+    assert!(
+        !html.contains("<?xml"),
+        "no XML declaration inside the page"
+    );
+}
+
+/// pushlab listening on 0.0.0.0 (every interface), port chosen by the
+/// system; stopped when dropped. Only the address block needs it.
+struct AllInterfaces {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl AllInterfaces {
+    fn start() -> AllInterfaces {
+        let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("bind a free port");
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(pushlab::run(listener, test_config(), async {
+                let _ = stopped.await; // a dropped sender stops the server too
+            }))
+        });
+        AllInterfaces {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for AllInterfaces {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(()); // the server may have stopped on its own
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join(); // a panic there has already failed the test
+        }
+    }
+}

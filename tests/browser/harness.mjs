@@ -64,12 +64,14 @@ export function recordMessages(page) {
   }, LANES);
 }
 
-// Publishes `text` through the box of `page`; every lane of every page in
-// `seenOn` (recording, see recordMessages) must show it, as text.
-export async function publish(page, text, seenOn = [page]) {
+// Publishes `text` through the box of `page`, sent over `via` ("post" or
+// "ws"); every lane of every page in `seenOn` (recording, see
+// recordMessages) must show it, as text.
+export async function publish(page, text, seenOn = [page], via = "post") {
   const form = page.locator('form[data-action="publish"]');
   await form.locator('[name="author"]').fill("browser test");
   await form.locator('[name="text"]').fill(text);
+  await form.locator('[name="via"]').selectOption(via);
   await form.locator('button[type="submit"]').click();
   for (const viewer of seenOn) {
     const shown = await viewer.waitForFunction(

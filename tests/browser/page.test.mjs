@@ -2,7 +2,9 @@
 // playwright-core) loads the page from a running pushlab, waits until all
 // four lanes receive messages, publishes through the box and sees the
 // message arrive in every lane, publishes HTML and sees it shown as text
-// (no dialog, no element), pauses and resumes a lane, sets the generator
+// (no dialog, no element), publishes over the WebSocket (one frame up /ws,
+// no POST; refused while that lane is paused; an error frame shown as an
+// error), pauses and resumes a lane, sets the generator
 // rate (and sees a bad one refused), notices a second tab, and saves a
 // screenshot at 1280×720. Fails on any console error.
 //
@@ -26,6 +28,18 @@ async function main(context) {
   watch(page, "page");
   await page.setViewportSize({ width: 1280, height: 720 });
 
+  // Every frame the page sends up /ws, and every POST it makes, as the
+  // browser's own network layer reports them (DevTools shows the same).
+  const framesUp = [];
+  const posts = [];
+  page.on("websocket", (socket) => {
+    if (new URL(socket.url()).pathname !== "/ws") return;
+    socket.on("framesent", (frame) => framesUp.push(String(frame.payload)));
+  });
+  page.on("request", (request) => {
+    if (request.method() === "POST") posts.push(new URL(request.url()).pathname);
+  });
+
   step(`loading ${url}`);
   await page.goto(url, { timeout: STEP_MS });
 
@@ -47,6 +61,38 @@ async function main(context) {
   const injected = await page.locator(".messages img").count();
   if (injected > 0) throw new Error(`${injected} <img> elements were created from message text`);
   if (dialogs.length > 0) throw new Error(`a dialog opened: ${dialogs.join(", ")}`);
+
+  step("publishing over the WebSocket: one frame up /ws, no POST, every lane receives it");
+  const form = page.locator('form[data-action="publish"]');
+  const overWs = `up the socket ${Date.now()}`;
+  const postsBefore = posts.length;
+  await publish(page, overWs, [page], "ws");
+  const up = framesUp.map((payload) => JSON.parse(payload)).find((frame) => frame.text === overWs);
+  if (!up || up.type !== "publish" || up.author !== "browser test") {
+    throw new Error(`no publish frame went up /ws: ${JSON.stringify(framesUp)}`);
+  }
+  if (posts.length !== postsBefore) throw new Error(`publishing over the WebSocket also POSTed: ${posts.slice(postsBefore)}`);
+  await form.locator("output").filter({ hasText: /^sent #\d+ over the WebSocket$/ }).waitFor({ timeout: STEP_MS });
+
+  step("over a paused WebSocket lane the box says so, and sends nothing");
+  const ws = page.locator('[data-lane="ws"]');
+  await ws.locator('[data-action="pause"]').click();
+  const framesBefore = framesUp.length;
+  await form.locator('[name="text"]').fill("never sent");
+  await form.locator('button[type="submit"]').click();
+  await form.locator("output").filter({ hasText: "paused" }).waitFor({ timeout: STEP_MS });
+  if (framesUp.length !== framesBefore || posts.length !== postsBefore) throw new Error("a paused WebSocket lane still sent, or fell back to POST");
+  await ws.locator('[data-action="pause"]').click();
+  await ws.locator("[data-connection]").filter({ hasText: "open" }).waitFor({ timeout: STEP_MS });
+
+  step("an error frame back (over the publish rate) is shown as an error");
+  await form.locator('[name="text"]').fill("one of a burst");
+  await page.evaluate(() => {
+    const box = document.querySelector('form[data-action="publish"]');
+    for (let i = 0; i < 25; i++) box.requestSubmit();
+  });
+  await form.locator("output").filter({ hasText: "messages per second" }).waitFor({ timeout: STEP_MS });
+  await form.locator('[name="via"]').selectOption("post");
 
   step("checking the figures");
   await page.waitForFunction(
