@@ -15,6 +15,9 @@
 //! messages over a client's publish rate. With a shared broker
 //! ([`crate::broker`]) each instance also reports the broker: reachable or
 //! not, its round-trip time, failed publishes and epoch resets.
+//! `/ws/echo`, the demo endpoint, is not a technique (it carries no hub
+//! messages): only its connections are counted, for the demo page's
+//! "connections open on the server".
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -187,6 +190,41 @@ impl LatencySnapshot {
     }
 }
 
+/// The connections of `/ws/echo`, the article's echo demo.
+pub struct EchoStats {
+    /// Connections opened since start-up.
+    pub connections: Counter,
+    /// Connections open now.
+    pub connections_open: Gauge,
+}
+
+impl EchoStats {
+    fn new(registry: &mut Registry) -> EchoStats {
+        let stats = EchoStats {
+            connections: Counter::default(),
+            connections_open: Gauge::default(),
+        };
+        registry.register(
+            "echo_connections",
+            "WebSocket connections opened on /ws/echo",
+            stats.connections.clone(),
+        );
+        registry.register(
+            "echo_connections_open",
+            "WebSocket connections open on /ws/echo now",
+            stats.connections_open.clone(),
+        );
+        stats
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "connections_open": self.connections_open.get().max(0),
+            "connections": self.connections.get(),
+        })
+    }
+}
+
 /// What an instance knows about its broker. With the in-process broker it
 /// is always connected and never round-trips.
 pub struct BrokerStats {
@@ -289,6 +327,7 @@ pub struct Stats {
     /// Publishes refused because their client was over its rate.
     pub publish_rejected: Counter,
     pub broker: Arc<BrokerStats>,
+    pub echo: EchoStats,
 }
 
 impl Stats {
@@ -374,6 +413,7 @@ impl Stats {
             }
         });
         let broker = Arc::new(BrokerStats::new(&mut registry));
+        let echo = EchoStats::new(&mut registry);
         Stats {
             started: Instant::now(),
             techniques,
@@ -383,6 +423,7 @@ impl Stats {
             uptime,
             publish_rejected,
             broker,
+            echo,
         }
     }
 
@@ -412,6 +453,7 @@ impl Stats {
             "broker": self.broker.snapshot(broker),
             "techniques": techniques,
             "publish_rejected": self.publish_rejected.get(),
+            "echo": self.echo.snapshot(),
             "process": crate::process::own(),
         })
     }

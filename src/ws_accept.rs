@@ -72,8 +72,19 @@ pub async fn handle(query: web::Query<KeyQuery>) -> Result<HttpResponse, ApiErro
         }))
 }
 
-/// A key is base64 of exactly 16 bytes, as browsers send it.
+/// A key is base64 of exactly 16 bytes, as browsers send it. `/ws` and
+/// `/ws/echo` refuse a handshake whose key is not (RFC 6455 §4.2.1).
+pub fn is_valid_key(key: &str) -> bool {
+    BASE64
+        .decode(key)
+        .is_ok_and(|bytes| bytes.len() == KEY_BYTES)
+}
+
+/// [`is_valid_key`], saying what is wrong with a key that is not.
 fn check_key(key: &str) -> Result<(), ApiError> {
+    if is_valid_key(key) {
+        return Ok(());
+    }
     if key.is_empty() {
         return Err(ApiError::bad_request(
             "bad_key",
@@ -81,7 +92,6 @@ fn check_key(key: &str) -> Result<(), ApiError> {
         ));
     }
     match BASE64.decode(key) {
-        Ok(bytes) if bytes.len() == KEY_BYTES => Ok(()),
         Ok(bytes) => Err(ApiError::bad_request(
             "bad_key",
             format!(

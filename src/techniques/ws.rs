@@ -11,6 +11,11 @@
 //! A message costs its text plus a 2-byte frame header (4 up to 64 KiB).
 //!
 //! What the server must do itself (actix-ws does not):
+//! - refuse a handshake it cannot take, in words: a plain GET, a missing
+//!   `Connection: Upgrade` or `Sec-WebSocket-Version`, or a key that is not
+//!   16 bytes of base64 get a JSON 400; a `Sec-WebSocket-Version` other than
+//!   13 gets `426 Upgrade Required` with `Sec-WebSocket-Version: 13`, the
+//!   version this server speaks (RFC 6455 §4.4), so the client can retry;
 //! - check `Origin` before upgrading (see `origin.rs`): browsers let any
 //!   site open a WebSocket to any server;
 //! - ping every 10 s and drop a peer silent for 30 s: a dead peer behind a
@@ -34,7 +39,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use actix_ws::{
     AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
 };
@@ -48,12 +55,16 @@ use crate::hub::{Batch, Message, Subscription};
 use crate::origin;
 use crate::publish::NewMessage;
 use crate::state::AppState;
-use crate::stats::Technique;
+use crate::stats::{Stats, Technique};
+use crate::ws_accept;
 
 /// Largest single frame /ws accepts. Publishing needs a few hundred bytes.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Largest message /ws accepts once its fragments are put together.
 const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// The one version of the protocol there is: RFC 6455's. Earlier drafts
+/// (8, or Hixie-76 with none) were never compatible with it.
+const WEBSOCKET_VERSION: &str = "13";
 
 /// `GET /ws?since=ID`
 pub async fn handle(
@@ -64,6 +75,9 @@ pub async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     origin::check(&req, &state.config.allowed_origins)?;
     let cursor = query.cursor(None)?;
+    if let Err(refusal) = check_handshake(&req) {
+        return Ok(refuse(&refusal));
+    }
     let cursor = state.hub.caught_up(cursor).await;
 
     let (response, session, frames) = actix_ws::handle(&req, body).map_err(handshake_error)?;
@@ -88,6 +102,9 @@ pub async fn echo(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     origin::check(&req, &state.config.allowed_origins)?;
+    if let Err(refusal) = check_handshake(&req) {
+        return Ok(refuse(&refusal));
+    }
 
     let max = state.config.echo_max_message;
     let (response, session, frames) = actix_ws::handle(&req, body).map_err(handshake_error)?;
@@ -96,11 +113,108 @@ pub async fn echo(
         .aggregate_continuations()
         .max_continuation_size(max);
 
+    let open = EchoOpen::count(Arc::clone(&state.stats));
     let connection = Connection::new(session, frames, state.into_inner());
-    actix_web::rt::spawn(connection.run(Role::Echo));
+    actix_web::rt::spawn(async move {
+        let _open = open; // counted open until the session ends, however it ends
+        connection.run(Role::Echo).await;
+    });
     Ok(response)
 }
 
+/// One open `/ws/echo` session in the counters (`/api/stats` → `echo`):
+/// counted when the handshake succeeds, uncounted when dropped, so every
+/// way a session ends — a close frame, a dead peer, a shutdown — takes it
+/// off the count.
+struct EchoOpen(Arc<Stats>);
+
+impl EchoOpen {
+    fn count(stats: Arc<Stats>) -> Self {
+        stats.echo.connections.inc();
+        stats.echo.connections_open.inc();
+        EchoOpen(stats)
+    }
+}
+
+impl Drop for EchoOpen {
+    fn drop(&mut self) {
+        self.0.echo.connections_open.dec();
+    }
+}
+
+// docs:start ws-handshake
+/// The server's side of RFC 6455 §4.2.1: what a handshake must carry
+/// before the server may answer 101. Each refusal says what was missing.
+fn check_handshake(req: &HttpRequest) -> Result<(), ApiError> {
+    let headers = req.headers();
+    let value = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let asks_websocket = value(header::UPGRADE).is_some_and(|v| {
+        v.split(',')
+            .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+    });
+    if !asks_websocket {
+        return Err(ApiError::bad_request(
+            "bad_handshake",
+            "a WebSocket handshake is expected here: a GET with `Upgrade: websocket`, \
+             `Connection: Upgrade`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`",
+        ));
+    }
+    if !req.head().upgrade() {
+        return Err(ApiError::bad_request(
+            "bad_handshake",
+            "a WebSocket handshake needs `Connection: Upgrade` next to `Upgrade: websocket`",
+        ));
+    }
+    match value(header::SEC_WEBSOCKET_VERSION).map(str::trim) {
+        None => {
+            return Err(ApiError::bad_request(
+                "bad_handshake",
+                "a WebSocket handshake needs `Sec-WebSocket-Version: 13`",
+            ));
+        }
+        Some(WEBSOCKET_VERSION) => {}
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UPGRADE_REQUIRED,
+                "unsupported_websocket_version",
+                format!(
+                    "this server speaks WebSocket version {WEBSOCKET_VERSION} (RFC 6455), \
+                     not {other:?}: send `Sec-WebSocket-Version: {WEBSOCKET_VERSION}`"
+                ),
+            ));
+        }
+    }
+    let key = value(header::SEC_WEBSOCKET_KEY).unwrap_or("");
+    if !ws_accept::is_valid_key(key) {
+        return Err(ApiError::bad_request(
+            "bad_handshake",
+            format!(
+                "`Sec-WebSocket-Key` must be 16 random bytes in base64 (24 characters), not {key:?}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The refusal as an answer. A 426 names what the client must upgrade to:
+/// `Upgrade: websocket` (RFC 9110 §15.5.22) and the version this server
+/// speaks (RFC 6455 §4.4).
+fn refuse(refusal: &ApiError) -> HttpResponse {
+    let mut response = refusal.error_response();
+    if refusal.status == StatusCode::UPGRADE_REQUIRED {
+        let headers = response.headers_mut();
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static(WEBSOCKET_VERSION),
+        );
+    }
+    response
+}
+// docs:end ws-handshake
+
+/// What actix-ws still refuses after [`check_handshake`] let a request
+/// through (nothing, today; kept so a refusal is never an HTML page).
 fn handshake_error(err: actix_web::Error) -> ApiError {
     ApiError::bad_request(
         "bad_handshake",

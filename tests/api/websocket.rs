@@ -218,3 +218,171 @@ async fn a_peer_that_answers_pings_stays() {
     app.publish("test", "still here").await;
     assert_eq!(ws_next_message(&mut ws).await["text"], "still here");
 }
+
+/// A handshake request to `path` with `headers` (each `Name: value\r\n`)
+/// after the request line and Host; returns the answer's head, lowercased,
+/// and its JSON body.
+async fn refused_handshake(
+    app: &TestApp,
+    path: &str,
+    headers: &str,
+) -> (String, serde_json::Value) {
+    let mut raw = Raw::connect(app).await;
+    raw.send(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n").as_bytes())
+        .await;
+    let response = raw.read_response().await;
+    let head_end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a whole head");
+    let head = String::from_utf8_lossy(&response[..head_end]).to_lowercase();
+    assert!(
+        head.contains("content-type: application/json"),
+        "{path}: a refusal is JSON: {head}"
+    );
+    let body = serde_json::from_slice(&response[head_end + 4..]).expect("a JSON body");
+    (head, body)
+}
+
+/// What a browser sends, minus the header the test leaves out or changes.
+const UPGRADE: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n";
+const KEY: &str = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+const VERSION_13: &str = "Sec-WebSocket-Version: 13\r\n";
+
+/// A version other than 13 is answered 426 with the version the server
+/// speaks, so the client can try again with it (RFC 6455 §4.4).
+#[tokio::test]
+async fn a_wrong_websocket_version_gets_426_naming_version_13() {
+    let app = spawn_app(test_config());
+    for path in ["/ws", "/ws/echo"] {
+        for version in ["8", "14", "thirteen"] {
+            let headers = format!("{UPGRADE}{KEY}Sec-WebSocket-Version: {version}\r\n");
+            let (head, body) = refused_handshake(&app, path, &headers).await;
+            assert!(head.starts_with("http/1.1 426"), "{path} {version}: {head}");
+            assert!(head.contains("\r\nsec-websocket-version: 13\r\n"), "{head}");
+            assert!(head.contains("\r\nupgrade: websocket\r\n"), "{head}");
+            assert_eq!(body["error"], "unsupported_websocket_version", "{body}");
+            assert!(body["message"].as_str().unwrap().contains("13"), "{body}");
+        }
+    }
+}
+
+/// A handshake without `Sec-WebSocket-Version` is a 400 that names the header.
+#[tokio::test]
+async fn a_handshake_without_a_version_gets_400_naming_it() {
+    let app = spawn_app(test_config());
+    for path in ["/ws", "/ws/echo"] {
+        let (head, body) = refused_handshake(&app, path, &format!("{UPGRADE}{KEY}")).await;
+        assert!(head.starts_with("http/1.1 400"), "{path}: {head}");
+        assert_eq!(body["error"], "bad_handshake", "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("Sec-WebSocket-Version: 13"), "{message}");
+    }
+}
+
+/// A missing key, or one that is not 16 bytes of base64, is a 400 that
+/// names the header.
+#[tokio::test]
+async fn a_missing_or_bad_key_gets_400_naming_it() {
+    let app = spawn_app(test_config());
+    let keys = [
+        "",
+        "Sec-WebSocket-Key: not base64!\r\n",
+        "Sec-WebSocket-Key: aGVsbG8=\r\n", // "hello": 5 bytes
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZXM=\r\n", // 17 bytes
+    ];
+    for path in ["/ws", "/ws/echo"] {
+        for key in keys {
+            let (head, body) =
+                refused_handshake(&app, path, &format!("{UPGRADE}{key}{VERSION_13}")).await;
+            assert!(head.starts_with("http/1.1 400"), "{path} {key:?}: {head}");
+            assert_eq!(body["error"], "bad_handshake", "{body}");
+            let message = body["message"].as_str().unwrap();
+            assert!(message.contains("Sec-WebSocket-Key"), "{key:?}: {message}");
+        }
+    }
+}
+
+/// A plain GET, or one that asks to upgrade without `Connection: Upgrade`,
+/// is told what a WebSocket handshake needs.
+#[tokio::test]
+async fn a_plain_get_is_told_a_handshake_is_expected() {
+    let app = spawn_app(test_config());
+    for path in ["/ws", "/ws/echo"] {
+        let (head, body) = refused_handshake(&app, path, "").await;
+        assert!(head.starts_with("http/1.1 400"), "{path}: {head}");
+        assert_eq!(body["error"], "bad_handshake", "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("Upgrade: websocket"), "{message}");
+
+        let no_connection = format!("Upgrade: websocket\r\n{KEY}{VERSION_13}");
+        let (head, body) = refused_handshake(&app, path, &no_connection).await;
+        assert!(head.starts_with("http/1.1 400"), "{path}: {head}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("Connection: Upgrade"), "{message}");
+    }
+}
+
+/// A handshake refused with 426 still counts every byte both ways, like
+/// any refused handshake (`tests/api/counters.rs`).
+#[tokio::test]
+async fn a_426_handshake_is_counted_exactly() {
+    let app = spawn_app(test_config());
+    let mut raw = Raw::connect(&app).await;
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: localhost\r\n{UPGRADE}{KEY}Sec-WebSocket-Version: 8\r\n\r\n"
+    );
+    raw.send(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    within(
+        "the server closing",
+        tokio::io::AsyncReadExt::read_to_end(&mut raw.stream, &mut answer),
+    )
+    .await
+    .unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 426"));
+    let ws = &app.stats().await["techniques"]["ws"];
+    assert_eq!(ws["bytes_in"], raw.sent as u64);
+    assert_eq!(ws["bytes_out"], answer.len() as u64);
+}
+
+/// The echo endpoint's connections are counted in `/api/stats` → `echo`:
+/// open while the socket is, forgotten once it closes.
+#[tokio::test]
+async fn stats_count_open_echo_connections() {
+    let app = spawn_app(test_config());
+    let echo = |stats: serde_json::Value| stats["echo"].clone();
+    assert_eq!(
+        echo(app.stats().await),
+        serde_json::json!({"connections_open": 0, "connections": 0})
+    );
+    let mut first = ws_connect(&app, "/ws/echo").await;
+    let mut second = ws_connect(&app, "/ws/echo").await;
+    wait_for_echo(&app, 2).await;
+    assert_eq!(echo(app.stats().await)["connections"], 2);
+
+    // A close frame ends one session; a dropped TCP connection the other.
+    within("close", first.close(None)).await.unwrap();
+    wait_for_echo(&app, 1).await;
+    within("send", second.send(WsMessage::text("still here")))
+        .await
+        .unwrap();
+    drop(second);
+    wait_for_echo(&app, 0).await;
+    assert_eq!(echo(app.stats().await)["connections"], 2);
+    assert!(
+        app.metrics()
+            .await
+            .contains("pushlab_echo_connections_total 2\n")
+    );
+}
+
+/// Polls `/api/stats` until `echo.connections_open` is `want`.
+async fn wait_for_echo(app: &TestApp, want: u64) {
+    within(&format!("echo.connections_open == {want}"), async {
+        while app.stats().await["echo"]["connections_open"] != want {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
