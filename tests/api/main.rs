@@ -11,6 +11,7 @@ mod docs;
 mod excerpts;
 mod faults;
 mod figures;
+mod frame_limits;
 mod helpers;
 mod limits;
 mod load;
