@@ -34,6 +34,23 @@ pub struct Config {
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
 
+    /// A host name this server answers to besides IP addresses and
+    /// localhost, e.g. teacher.local (repeatable). Requests that change state
+    /// or open a WebSocket under any other name get 421 (DNS rebinding).
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+
+    /// The teacher key (at least 16 URL-safe characters); by default a new
+    /// random one each start. `pushlab serve` prints the teacher URL with it.
+    #[arg(long, value_name = "KEY", value_parser = parse_teacher_key)]
+    pub teacher_key: Option<String>,
+
+    /// Let every client use the global controls (generator rate, restarts)
+    /// without the teacher key: true or false. Default: true when listening
+    /// on loopback only, false otherwise.
+    #[arg(long, value_name = "BOOL")]
+    pub open_controls: Option<bool>,
+
     /// Largest message /ws/echo accepts, in bytes (frames and reassembled
     /// fragments alike). The conformance suite needs 16777216.
     #[arg(long, default_value_t = 1 << 20)]
@@ -101,6 +118,9 @@ impl Default for Config {
             history: 1024,
             longpoll_timeout: Duration::from_secs(25),
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            teacher_key: None,
+            open_controls: None,
             echo_max_message: 1 << 20,
             ws_ping_interval: Duration::from_secs(10),
             ws_idle_timeout: Duration::from_secs(30),
@@ -115,6 +135,21 @@ impl Default for Config {
             slow_consumer_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// A teacher key long enough not to be guessed, in characters a URL keeps.
+fn parse_teacher_key(raw: &str) -> Result<String, String> {
+    let key = raw.trim();
+    let url_safe = key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c));
+    if key.chars().count() < crate::teacher::MIN_KEY_CHARS || !url_safe {
+        return Err(format!(
+            "a teacher key is at least {} characters of A-Z a-z 0-9 - _ . ~",
+            crate::teacher::MIN_KEY_CHARS
+        ));
+    }
+    Ok(key.to_owned())
 }
 
 /// A broker address: Redis, the one broker pushlab speaks.

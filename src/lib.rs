@@ -14,7 +14,9 @@
 //! - [`stats`] — the counters and latency histograms per technique.
 //! - [`traffic`] — the middleware that counts requests and bytes on the wire.
 //! - [`limits`] — connection limits and the per-client publish rate.
-//! - [`origin`] — the Origin check that guards WebSockets and the controls.
+//! - [`origin`] — the Origin and Host checks that guard WebSockets and
+//!   everything that changes state.
+//! - [`teacher`] — the teacher key: who may steer the whole class.
 //! - [`ws_accept`] — the WebSocket handshake's accept key, step by step.
 //! - [`process`] — CPU and memory of a process, from `/proc`.
 //! - [`api`] — `/api/stats`, `/metrics`, `/healthz`.
@@ -45,6 +47,7 @@ pub mod rate;
 pub mod routing;
 pub mod state;
 pub mod stats;
+pub mod teacher;
 pub mod techniques;
 pub mod traffic;
 pub mod web;
@@ -55,6 +58,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::http::Method;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web as routes};
 
 pub use config::Config;
@@ -74,10 +78,12 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let state = AppState::start(config)
+    let address = listener.local_addr()?;
+    let state = AppState::start(config, address.ip().is_loopback())
         .await
         .map_err(std::io::Error::other)?;
-    tracing::info!("pushlab serving on http://{}", listener.local_addr()?);
+    tracing::info!("pushlab serving on http://{address}");
+    announce_teacher(&state, address);
     if let Some(url) = state.broker.url() {
         tracing::info!("sharing one message stream through {url}");
     }
@@ -123,6 +129,16 @@ pub async fn run(
     served
 }
 
+/// Prints the teacher URL, as Jupyter prints its token.
+fn announce_teacher(state: &AppState, address: std::net::SocketAddr) {
+    let url = teacher::url(address, state.teacher.key());
+    if state.teacher.open() {
+        tracing::info!("controls are open to every client; teacher: {url}");
+    } else {
+        tracing::info!("teacher (global controls need this key): {url}");
+    }
+}
+
 /// Keeps the publish limiter's memory bounded by the clients of the last
 /// minute, not every client ever seen.
 async fn forget_idle_publishers(state: AppState) {
@@ -150,20 +166,29 @@ fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
         )
         .service(
             resource("/ws", GET, ws::handle)
+                .wrap(from_fn(origin::guard))
                 .wrap(counted(Technique::ws).limit(config.max_websockets)),
         )
-        .service(resource("/ws/echo", GET, ws::echo))
-        .service(resource("/api/messages", POST, publish::post_message))
+        .service(resource("/ws/echo", GET, ws::echo).wrap(from_fn(origin::guard)))
+        .service(
+            resource("/api/messages", POST, publish::post_message).wrap(from_fn(origin::guard)),
+        )
         .service(
             routes::resource("/api/generator")
                 .route(routing::route(READ).to(rate::get))
-                .route(routing::route(POST).to(rate::set))
+                .route(
+                    routing::route(POST)
+                        .to(rate::set)
+                        .wrap(from_fn(teacher::guard))
+                        .wrap(from_fn(origin::guard)),
+                )
                 .default_service(routing::wrong_method(&[
                     Method::GET,
                     Method::HEAD,
                     Method::POST,
                 ])),
         )
+        .service(resource("/api/role", READ, teacher::role))
         .service(resource("/api/time", READ, clock::time))
         .service(resource("/api/stats", READ, api::stats))
         .service(resource("/metrics", READ, api::metrics))

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::limits::PublishLimiter;
 use crate::stats::Stats;
+use crate::teacher::TeacherKey;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -33,12 +34,15 @@ pub struct AppState {
     /// Each client's publish rate, shared by POST and WebSocket publishing
     /// so that switching technique does not double a client's allowance.
     pub publish_limit: Arc<PublishLimiter>,
+    /// Who may use the global controls (see [`crate::teacher`]).
+    pub teacher: Arc<TeacherKey>,
 }
 
 impl AppState {
     /// The shared state, with the broker connected; fails when the broker
-    /// `config` names cannot be reached.
-    pub async fn start(config: Config) -> Result<Self, String> {
+    /// `config` names cannot be reached. `loopback_only` says whether only
+    /// this machine can reach the server, which opens the controls by default.
+    pub async fn start(config: Config, loopback_only: bool) -> Result<Self, String> {
         let stats = Arc::new(Stats::new());
         let history = config.history as usize;
         let hub = match config.broker {
@@ -53,6 +57,10 @@ impl AppState {
                 config.publish_rate,
                 config.publish_burst,
                 stats.publish_rejected.clone(),
+            )),
+            teacher: Arc::new(TeacherKey::new(
+                config.teacher_key.clone(),
+                config.open_controls.unwrap_or(loopback_only),
             )),
             stats,
             generator_rate: Arc::new(watch::Sender::new(config.rate)),

@@ -12,12 +12,14 @@ mod excerpts;
 mod faults;
 mod figures;
 mod frame_limits;
+mod guard;
 mod helpers;
 mod limits;
 mod load;
 mod longpoll;
 mod ordering;
 mod page;
+mod pipelining;
 mod props;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
