@@ -2,6 +2,7 @@
 //! compiled into the binary so pushlab runs from any folder, offline.
 
 pub mod assets;
+pub mod demo;
 pub mod docs;
 pub mod lanes;
 pub mod page;
@@ -18,6 +19,7 @@ use crate::routing::{READ, resource};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/", READ, page::index))
         .service(resource("/static/{path:.*}", READ, assets::static_file))
+        .service(resource("/demo/echo", READ, demo::echo))
         .service(resource("/docs", READ, docs::index))
         .service(resource("/docs/{path:.*}", READ, docs::chapter));
 }

@@ -1,4 +1,5 @@
-//! WebSocket: the Origin check, close codes, heartbeat and the echo endpoint.
+//! WebSocket: the handshake's refusals (426 for a wrong version), the Origin
+//! check, close codes, heartbeat, and the echo endpoint with its demo page.
 
 use std::time::Duration;
 
@@ -385,4 +386,46 @@ async fn wait_for_echo(app: &TestApp, want: u64) {
         }
     })
     .await;
+}
+
+/// `/demo/echo`, the article's demo, is a page with a strict CSP whose only
+/// code is its own module, which talks to `/ws/echo` and reads the count.
+#[tokio::test]
+async fn the_echo_demo_page_is_served_with_its_script() {
+    let app = spawn_app(test_config());
+    let response = within("/demo/echo", app.http.get(app.url("/demo/echo")).send())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"<script type="module" src="/static/demo/echo.js"></script>"#));
+    assert_eq!(html.matches("<script").count(), 1, "no inline script");
+    assert!(!html.contains("style="), "no inline style");
+    for marker in [
+        r#"data-action="send""#,
+        r#"data-action="close""#,
+        "data-log",
+        "data-echo-open",
+    ] {
+        assert!(html.contains(marker), "{marker}");
+    }
+    for (file, needle) in [
+        ("/static/demo/echo.js", "/ws/echo"),
+        ("/static/demo/echo.js", "connections_open"),
+        ("/static/demo/echo.css", "font-family"),
+    ] {
+        let response = within(file, app.http.get(app.url(file)).send())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{file}");
+        assert!(response.text().await.unwrap().contains(needle), "{file}");
+    }
 }
