@@ -185,6 +185,9 @@ pub fn markdown(report: &Report) -> String {
 
 /// The well-known overhead comparison (871 bytes of headers per poll; 2
 /// bytes per WebSocket frame), recomputed from the bytes measured here.
+/// Like the classic table it divides by 2^20, so its unit is Mibit/s. Its
+/// two "ours" columns are per poll (both directions) and per WebSocket
+/// message sent down (one direction), not the report's `bytes_per_message`.
 pub fn overhead_table(report: &Report) -> String {
     let mut out = String::new();
     let poll = report.techniques.get("poll");
@@ -197,22 +200,23 @@ pub fn overhead_table(report: &Report) -> String {
         .map(|w| w.bytes_down as f64 / w.delivered as f64);
     let _ = writeln!(
         out,
-        "Overhead, recomputed from pushlab's own bytes (Mbit/s = clients x bytes x 8 / 2^20, one poll or message per client per second):"
+        "Overhead, recomputed from pushlab's own bytes (Mibit/s = clients x bytes x 8 / 2^20, one poll or message per client per second):"
     );
     let _ = writeln!(
         out,
         "{:>10} {:>14} {:>14} {:>16} {:>16}",
-        "clients", "poll (871 B)", "poll (ours)", "ws (2 B frame)", "ws (ours, full)"
+        "clients", "poll (871 B)", "poll (ours)", "ws (2 B frame)", "ws (ours, down)"
     );
     for clients in [1_000u64, 10_000, 100_000] {
-        let mbps = |bytes: f64| clients as f64 * bytes * 8.0 / f64::from(1 << 20);
-        let ours = |b: Option<f64>| b.map_or("—".to_owned(), |b| format!("{:.3}", mbps(b)));
+        let mibit_per_s = |bytes: f64| clients as f64 * bytes * 8.0 / f64::from(1 << 20);
+        let ours =
+            |b: Option<f64>| b.map_or("—".to_owned(), |b| format!("{:.3}", mibit_per_s(b)));
         let _ = writeln!(
             out,
             "{clients:>10} {:>14.3} {:>14} {:>16.3} {:>16}",
-            mbps(871.0),
+            mibit_per_s(871.0),
             ours(per_poll),
-            mbps(2.0),
+            mibit_per_s(2.0),
             ours(per_ws)
         );
     }
@@ -225,7 +229,7 @@ pub fn overhead_table(report: &Report) -> String {
     if let Some(b) = per_ws {
         let _ = writeln!(
             out,
-            "ours: {b:.0} bytes per WebSocket message: a 2- or 4-byte frame header plus the JSON message"
+            "ours: {b:.0} bytes sent down per WebSocket message delivered: its frame (a 2- or 4-byte header and the JSON), plus the 101 answer and hello frame spread over the messages"
         );
     }
     out
