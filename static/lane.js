@@ -32,6 +32,8 @@ export class Lane {
     // WebSocket only: `publish(author, text)` up the open socket, or null
     // while there is none (lanes/ws.js sets it).
     this.uplink = null;
+    // SSE only: EventSource stopped reconnecting, so the lane's retry is next.
+    this.browserGaveUp = false;
   }
 
   // ---- what a client reports ----
@@ -88,14 +90,17 @@ export class Lane {
   async retryAfter(backoff) {
     const delay = backoff.next();
     const seconds = (delay / 1000).toFixed(1);
-    this.timeline.mark(`backoff: retry in ${seconds} s`, "reconnect");
+    const why = this.browserGaveUp ? "browser gave up · " : "";
+    this.browserGaveUp = false;
+    this.timeline.mark(`${why}backoff: retry in ${seconds} s`, "reconnect");
     this.status(`retrying in ${seconds} s`);
     await this.wait(delay);
   }
 
   // SSE only: the browser itself reconnects after the server's `retry:`
   // delay, sending the id it saw last — drawn apart from the lane's backoff.
-  browserRetries(lastEventId) {
+  browserRetries(request, lastEventId) {
+    if (request) this.timeline.close(request, "broken");
     const header = lastEventId ? `Last-Event-ID: ${lastEventId}` : "no Last-Event-ID yet";
     this.timeline.mark(`browser retries · ${header}`, "browser-retry");
     this.status("browser reconnecting");
@@ -105,7 +110,7 @@ export class Lane {
   // stopped reconnecting; the client takes over.
   refused(request, text) {
     this.timeline.fail(request, text);
-    this.timeline.mark("browser gave up", "failed");
+    this.browserGaveUp = true; // said with the retry that follows at once
     this.status("refused");
   }
 

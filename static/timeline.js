@@ -105,9 +105,10 @@ export class Timeline {
     );
   }
 
-  // A label, unless the last one is too close (a gap is always labelled).
+  // A label, unless the last one is too close. A mark across the lane
+  // (reconnects, gaps, pauses: rare, and each one matters) always has its.
   label(kind, x, y, text, anchor = "middle") {
-    if (!kind.includes("gap") && y - this.lastLabelY < LABEL_GAP_PX) return null;
+    if (!kind.startsWith("mark") && y - this.lastLabelY < LABEL_GAP_PX) return null;
     this.lastLabelY = y;
     return this.keep(svg(this.scroll, "text", { class: `label ${kind}`, x, y: y.toFixed(1), "text-anchor": anchor }, text));
   }
@@ -171,14 +172,15 @@ export class Timeline {
     this.label(kind === "failed" ? "failed" : "status", (this.browserX + this.serverX) / 2, y + SLANT_PX + 9, text);
   }
 
-  // The stream ended; an error or a server close is marked.
+  // The stream ended: "paused" by us, "error" (marked here), or "broken"
+  // (an error the lane marks itself, saying what happens next).
   close(request, why) {
     if (this.band) {
       this.band.rect.setAttribute("height", Math.max(0, this.y(this.now()) - this.band.y).toFixed(1));
       this.keep(this.band.rect);
       this.band = null;
       if (why === "error") this.mark("connection closed", "failed");
-    } else if (why === "error") {
+    } else if (why !== "paused") {
       this.fail(request, "failed");
     } else {
       this.cancel(request);

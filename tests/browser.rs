@@ -2,8 +2,10 @@
 //! server on 127.0.0.1:0 with the generator on, and runs
 //! `tests/browser/page.test.mjs` (Node + playwright-core driving Debian's
 //! headless Chromium) against it. The screenshot lands in
-//! `target/browser/page.png`. A second test runs two instances over a real
-//! Redis and `tests/browser/broker.test.mjs` against a page on each.
+//! `target/browser/page.png`. A second test breaks the SSE lane's stream
+//! through a proxy and watches it come back (`tests/browser/sse.test.mjs`);
+//! a third runs two instances over a real Redis and
+//! `tests/browser/broker.test.mjs` against a page on each.
 //!
 //! Without Chromium or `tests/browser/node_modules` (`npm ci --prefix
 //! tests/browser`) the test says "skipped" and passes — unless `CI` is set,
@@ -48,6 +50,39 @@ fn the_page_works_in_a_real_browser() {
         .arg(root.join("tests/browser/page.test.mjs"))
         .arg(format!("http://{}/", server.addr))
         .arg(&screenshot)
+        .spawn()
+        .expect("start node");
+    let status = wait_bounded(node, BROWSER_TIMEOUT);
+    server.stop();
+    assert_eq!(
+        status,
+        Some(0),
+        "the browser test failed (its output is above)"
+    );
+}
+
+/// The SSE lane reconnects as the chapter teaches: the browser's own
+/// reconnect with `Last-Event-ID` when the stream breaks, the lane's backoff
+/// and `?since=` only when EventSource gives up (a 503 while the server's
+/// one SSE slot is taken), and no message lost or shown twice on the way.
+#[test]
+fn the_sse_lane_reconnects_as_the_browser_does() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let server = Server::start(pushlab::Config {
+        rate: RATE,
+        workers: Some(2),
+        // One stream at a time, so the test can take the slot and make the
+        // browser's reconnect get 503.
+        max_sse: 1,
+        ..pushlab::Config::default()
+    });
+    let node = Command::new("node")
+        .arg(root.join("tests/browser/sse.test.mjs"))
+        .arg(format!("http://{}/", server.addr))
+        .arg(root.join("target/browser/sse.png"))
         .spawn()
         .expect("start node");
     let status = wait_bounded(node, BROWSER_TIMEOUT);

@@ -87,23 +87,14 @@ function listen(lane, cursor, backoff) {
       if (source.readyState === EventSource.CONNECTING) {
         // The stream broke (or a retry found no server): the browser will
         // try again by itself after `retry:`, sending Last-Event-ID.
-        if (request) lane.closed(request, "error");
+        lane.browserRetries(request, lastEventId);
         request = null;
-        lane.browserRetries(lastEventId);
         return;
       }
       // CLOSED: the answer was not a stream, and the browser stopped.
-      lane.refused(request ?? lane.asked(), refusal(url));
+      // EventSource does not say what came back; a 503 is the usual reason.
+      lane.refused(request ?? lane.asked(), "not 200 event-stream");
       end("gave up");
     });
   });
-}
-
-// Why the browser gave up, as far as the page can know: EventSource hides
-// the status, but Resource Timing names it where the browser reports it.
-function refusal(url) {
-  const absolute = new URL(url, location.href).href;
-  const entries = performance.getEntriesByName(absolute, "resource");
-  const status = entries.at(-1)?.responseStatus;
-  return status ? `${status}: not a stream` : "not a stream";
 }

@@ -28,10 +28,14 @@ export const LANES = ["poll", "longpoll", "sse", "ws"];
 export const problems = [];
 export const dialogs = [];
 
-// Console errors, uncaught exceptions and dialogs on `page`, all recorded.
-export function watch(page, name) {
+// Console errors, uncaught exceptions and dialogs on `page`, all recorded —
+// but console errors that match one of `expected` (regular expressions), the
+// browser's own reports of failures a test causes on purpose.
+export function watch(page, name, expected = []) {
   page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`${name} console error: ${message.text()}`);
+    if (message.type() !== "error") return;
+    const text = message.text();
+    if (!expected.some((pattern) => pattern.test(text))) problems.push(`${name} console error: ${text}`);
   });
   page.on("pageerror", (error) => problems.push(`${name} uncaught: ${error.message}`));
   page.on("dialog", async (dialog) => {
