@@ -9,7 +9,10 @@ use super::{
     decoder::{self, PayloadDecoder, PayloadItem, PayloadType},
     encoder, Message, MessageType,
 };
-use crate::{body::BodySize, error::ParseError, ConnectionType, Request, Response, ServiceConfig};
+use crate::{
+    body::BodySize, error::ParseError, ConnectionType, Request, RequestHead, Response,
+    ServiceConfig,
+};
 
 bitflags! {
     #[derive(Debug, Clone, Copy)]
@@ -17,7 +20,22 @@ bitflags! {
         const HEAD               = 0b0000_0001;
         const KEEP_ALIVE_ENABLED = 0b0000_0010;
         const STREAM             = 0b0000_0100;
+        /// pushlab: a request asked to close the connection, or an answer
+        /// closed it; no later request is read.
+        const LAST_REQUEST       = 0b0000_1000;
     }
+}
+
+/// pushlab: what the answer to one request takes from that request — its
+/// HTTP version, whether it was a HEAD, whether the connection stays open.
+/// Under pipelining the dispatcher reads the next requests before it writes
+/// this one's answer, so the answer must not take them from the request read
+/// last; the dispatcher hands each answer its own (see `Codec::answer`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Answering {
+    version: Version,
+    head: bool,
+    conn_type: ConnectionType,
 }
 
 /// HTTP/1 Codec
@@ -103,6 +121,28 @@ impl Codec {
     pub fn config(&self) -> &ServiceConfig {
         &self.config
     }
+
+    /// pushlab: how the answer to the request with this head is shaped.
+    pub(crate) fn answering(&self, head: &RequestHead) -> Answering {
+        let mut conn_type = head.connection_type();
+        if conn_type == ConnectionType::KeepAlive && !self.flags.contains(Flags::KEEP_ALIVE_ENABLED)
+        {
+            conn_type = ConnectionType::Close
+        }
+        Answering {
+            version: head.version,
+            head: head.method == Method::HEAD,
+            conn_type,
+        }
+    }
+
+    /// pushlab: shapes the next answer written for the request `answering`
+    /// was taken from.
+    pub(crate) fn answer(&mut self, answering: Answering) {
+        self.flags.set(Flags::HEAD, answering.head);
+        self.version = answering.version;
+        self.conn_type = answering.conn_type;
+    }
 }
 
 impl Decoder for Codec {
@@ -119,16 +159,18 @@ impl Decoder for Codec {
                 }
                 None => None,
             })
+        } else if self.flags.contains(Flags::LAST_REQUEST) {
+            // pushlab: a request that asked to close the connection was the
+            // last one this connection serves (RFC 9112, section 9.6): what
+            // follows it is not read as requests, and dropped as it arrives
+            // so it cannot pile up while that request is answered.
+            src.clear();
+            Ok(None)
         } else if let Some((req, payload)) = self.decoder.decode(src)? {
-            let head = req.head();
-            self.flags.set(Flags::HEAD, head.method == Method::HEAD);
-            self.version = head.version;
-            self.conn_type = head.connection_type();
-
-            if self.conn_type == ConnectionType::KeepAlive
-                && !self.flags.contains(Flags::KEEP_ALIVE_ENABLED)
-            {
-                self.conn_type = ConnectionType::Close
+            let answering = self.answering(req.head());
+            self.answer(answering);
+            if answering.conn_type == ConnectionType::Close {
+                self.flags.insert(Flags::LAST_REQUEST);
             }
 
             match payload {
@@ -187,6 +229,12 @@ impl Encoder<Message<(Response<()>, BodySize)>> for Codec {
                     } else {
                         ConnectionType::Close
                     };
+                }
+
+                // pushlab: an answer that closes the connection is its last;
+                // no request after it is read (see `Flags::LAST_REQUEST`).
+                if self.conn_type == ConnectionType::Close {
+                    self.flags.insert(Flags::LAST_REQUEST);
                 }
 
                 // encode message

@@ -22,7 +22,7 @@ use tokio_util::codec::{Decoder as _, Encoder as _};
 use tracing::{error, trace};
 
 use super::{
-    codec::Codec,
+    codec::{Answering, Codec},
     decoder::MAX_BUFFER_SIZE,
     payload::{Payload, PayloadSender, PayloadStatus},
     timer::TimerState,
@@ -197,6 +197,11 @@ pin_project! {
         write_buf_needs_reset: bool,
 
         codec: Codec,
+
+        // pushlab: how the answer to the request being served is shaped (its
+        // version, HEAD or not, keep-alive or close). Taken when serving it
+        // starts, because pipelined requests read after it reshape the codec.
+        answering: Option<Answering>,
     }
 }
 
@@ -313,6 +318,7 @@ where
                     h1_write_buffer_size: config.h1_write_buffer_size(),
                     write_buf_needs_reset: false,
                     codec: Codec::new(config),
+                    answering: None,
                 },
             },
 
@@ -480,6 +486,11 @@ where
 
         let size = body.size();
 
+        // pushlab: this answer is shaped by its own request (see `answering`).
+        if let Some(answering) = this.answering.take() {
+            this.codec.answer(answering);
+        }
+
         this.codec
             .encode(Message::Item((res, size)), this.write_buf)
             .map_err(|err| {
@@ -489,6 +500,13 @@ where
 
                 DispatchError::Io(err)
             })?;
+
+        // pushlab: an answer that closes the connection is its last one
+        // (RFC 9112, section 9.6): requests pipelined behind it go unanswered,
+        // and the codec reads no more.
+        if !this.codec.keep_alive() && !this.codec.upgrade() {
+            this.messages.clear();
+        }
 
         Ok(size)
     }
@@ -621,6 +639,9 @@ where
                 StateProj::None => match this.messages.pop_front() {
                     // handle request message
                     Some(DispatcherMessage::Item(req)) => {
+                        // pushlab: see `answering`
+                        *this.answering = Some(this.codec.answering(req.head()));
+
                         // Handle `EXPECT: 100-Continue` header
                         if req.head().expect() {
                             // set InnerDispatcher state and continue loop to poll it
@@ -835,6 +856,8 @@ where
         // initialize dispatcher state
         {
             let mut this = self.as_mut().project();
+            // pushlab: see `answering`
+            *this.answering = Some(this.codec.answering(req.head()));
 
             // Handle `EXPECT: 100-Continue` header
             if req.head().expect() {
