@@ -1,7 +1,8 @@
 // Below the lanes, the four techniques in one picture each: how fast the
 // messages arrived in this browser (a cumulative distribution: the further
 // left and the steeper, the better), and what one delivered message cost on
-// the wire (server counters, headers and framing included).
+// the wire for the whole class (the server's counters: both directions,
+// headers and framing included, divided by the messages delivered).
 
 import { bars, cdf } from "./charts.js";
 

@@ -1,5 +1,10 @@
-// The figures under each lane: what the server counted for the technique,
-// next to what this browser measured itself.
+// The figures under each lane: what the server counted for the technique —
+// the whole class's, labelled so on the page — next to what this browser
+// measured itself ("this browser").
+//
+// Bytes per message is the chapters' one definition: every byte of the
+// technique in both directions, headers and framing included, divided by
+// the messages it delivered: (bytes_in + bytes_out) / messages_delivered.
 //
 // Server figures come from GET /api/stats once a second (that route is not
 // counted as any technique's traffic, so watching does not move them). They

@@ -47,8 +47,11 @@ pub const LANES: [Lane; 4] = [
         summary: "one response that never ends",
         seeing: "One request, and a response that stays open: the band is the stream, \
                  each tick a message the server wrote into it. No request per message, \
-                 no empty answers; when the stream breaks, the browser comes back with \
-                 the last id it saw and the server sends what it missed.",
+                 no empty answers. When the stream breaks, the browser itself comes back \
+                 after the server's retry: delay, sending Last-Event-ID, the last id it \
+                 saw, and the server sends what it missed. Only when the answer is not a \
+                 stream (a 503 from a full server) does the browser give up, and the \
+                 page retries with its own backoff.",
         chapter: "04-server-sent-events",
     },
     Lane {
@@ -58,7 +61,9 @@ pub const LANES: [Lane; 4] = [
         seeing: "One HTTP request is upgraded (101 Switching Protocols), and from then \
                  on the socket carries frames in both directions: each tick is one \
                  message with a few bytes of framing. The cheapest lane per message; \
-                 the server pings to notice a peer that silently vanished.",
+                 the server pings to notice a peer that silently vanished. Publish with \
+                 \"send over: the WebSocket\" and the message goes up this same socket \
+                 as a masked frame (DevTools, Network, /ws, Messages).",
         chapter: "05-websocket",
     },
 ];
