@@ -8,6 +8,12 @@
 //! A refusal that is only "not now" (a limit reached, see [`crate::limits`])
 //! also says when to come back, in a `Retry-After` header; a method a path
 //! does not offer says which it does, in an `Allow` header.
+//!
+//! A refusal tells the client what was wrong with its request, not what
+//! went wrong inside the server: an I/O error's text ("os error 111", an
+//! address, a file name) goes to the log. And what a refusal repeats of the
+//! request is cut to [`ECHO_CHARS`] characters (see [`echo`]), so an answer
+//! never grows with what a client sends.
 
 use std::fmt;
 use std::time::Duration;
@@ -32,6 +38,18 @@ pub struct ApiError {
     /// For a 405: the methods the path does offer, sent as `Allow`.
     #[serde(skip)]
     pub allow: Option<&'static [Method]>,
+}
+
+/// The most characters of a client's input a refusal repeats.
+pub const ECHO_CHARS: usize = 64;
+
+/// What a refusal may repeat of a client's input: at most [`ECHO_CHARS`]
+/// characters, then an ellipsis.
+pub fn echo(input: &str) -> String {
+    match input.char_indices().nth(ECHO_CHARS) {
+        Some((cut, _)) => format!("{}…", &input[..cut]),
+        None => input.to_owned(),
+    }
 }
 
 impl ApiError {
@@ -61,7 +79,11 @@ impl ApiError {
         Self::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("no route for {} {}", req.method(), req.path()),
+            format!(
+                "no route for {} {}",
+                echo(req.method().as_str()),
+                echo(req.path())
+            ),
         )
     }
 
@@ -78,8 +100,8 @@ impl ApiError {
                 "method_not_allowed",
                 format!(
                     "{} is not allowed on {}; use {}",
-                    req.method(),
-                    req.path(),
+                    echo(req.method().as_str()),
+                    echo(req.path()),
                     method_list(allowed, " or ")
                 ),
             )
@@ -155,7 +177,10 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                     ApiError::bad_request("bad_json", format!("the body is not valid: {e}"))
                 }
                 other => {
-                    ApiError::bad_request("bad_body", format!("could not read the body: {other}"))
+                    // The reading failed (the connection, most likely):
+                    // its text is the server's business, not the client's.
+                    tracing::debug!(error = %other, "could not read a JSON body");
+                    ApiError::bad_request("bad_body", "could not read the body")
                 }
             };
             api.into()

@@ -4,11 +4,21 @@
 //! Limits count characters, not bytes, so "é" and "e" weigh the same.
 //! How often a client may publish is [`crate::limits`]' business; both
 //! ways in ask it before publishing.
+//!
+//! Invisible format characters (Unicode category Cf) are removed before
+//! anything else: zero-width spaces would let an empty-looking message or a
+//! look-alike name through, and the bidi controls (U+202A–U+202E,
+//! U+2066–U+2069) would reverse the rest of the line on every reader's page.
+//! Removing them here, once, protects every client of every technique, not
+//! only pushlab's own page. Only the zero-width joiners stay in the text:
+//! they hold emoji sequences (👩‍💻) and Persian and Indic words together,
+//! and they reorder nothing.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use crate::broker::Broker;
+use crate::broker::{Broker, BrokerError};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -17,6 +27,8 @@ pub const MAX_TEXT_CHARS: usize = 500;
 /// The largest body `POST /api/messages` reads: 500 four-byte characters,
 /// an author and JSON escaping fit well inside.
 pub const MAX_BODY_BYTES: usize = 4096;
+/// Zero-width non-joiner and joiner: the format characters text keeps.
+const JOINERS: [char; 2] = ['\u{200C}', '\u{200D}'];
 
 /// A message as a user submits it.
 #[derive(Debug, Deserialize)]
@@ -39,26 +51,55 @@ impl NewMessage {
             .map_err(|e| ApiError::bad_request("bad_json", format!("the body is not valid: {e}")))
     }
 
-    /// Validates the message and, if it is acceptable, publishes it;
-    /// its id, or why it was not published.
+    /// Removes its format characters, validates what is left and, if it
+    /// is acceptable, publishes that; its id, or why it was not published.
     pub async fn publish_to(&self, broker: &dyn Broker) -> Result<u64, ApiError> {
-        self.validate()?;
-        Ok(broker.publish(&self.author, &self.text).await?)
+        let message = self.without_format_characters();
+        message.validate()?;
+        broker
+            .publish(&message.author, &message.text)
+            .await
+            .map_err(unconfirmed)
     }
 
-    /// Refuses empty or over-long fields, saying which and why.
+    /// The message as it is published: every format character removed from
+    /// the author, every one but the joiners from the text.
+    pub fn without_format_characters(&self) -> NewMessage {
+        NewMessage {
+            author: self.author.chars().filter(|&c| !is_format(c)).collect(),
+            text: self
+                .text
+                .chars()
+                .filter(|&c| !is_format(c) || JOINERS.contains(&c))
+                .collect(),
+        }
+    }
+
+    /// Refuses empty or over-long fields, saying which and why. A field of
+    /// only invisible characters (spaces, controls, format characters) is
+    /// empty.
     pub fn validate(&self) -> Result<(), ApiError> {
         check_length("author", &self.author, MAX_AUTHOR_CHARS)?;
         check_length("text", &self.text, MAX_TEXT_CHARS)
     }
 }
 
+/// A format character (Unicode category Cf): it has no glyph of its own.
+fn is_format(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
+}
+
+/// Whether a reader would see anything of `c`.
+fn is_visible(c: char) -> bool {
+    !(c.is_whitespace() || c.is_control() || is_format(c))
+}
+
 fn check_length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     let chars = value.chars().count();
-    if value.trim().is_empty() {
+    if !value.chars().any(is_visible) {
         return Err(ApiError::bad_request(
             "bad_message",
-            format!("{field} must not be empty"),
+            format!("{field} must not be empty (invisible characters do not count)"),
         ));
     }
     if chars > max {
@@ -68,6 +109,24 @@ fn check_length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// A publish the broker did not confirm, as the client is told it: what
+/// became of the message, without the broker's own error text (an address,
+/// "Connection refused (os error 111)"), which goes to the log instead.
+fn unconfirmed(error: BrokerError) -> ApiError {
+    tracing::warn!(?error, "a publish was not confirmed by the broker");
+    let message = match &error {
+        BrokerError::Unreachable(_) => "the message broker is not reachable, nothing was published",
+        BrokerError::NoAnswer(_) => {
+            "the message broker did not confirm the publish; it may or may not have \
+             been published: look before publishing again"
+        }
+    };
+    ApiError {
+        message: message.to_owned(),
+        ..ApiError::from(error)
+    }
 }
 
 /// `POST /api/messages` with `{"author": "...", "text": "..."}` → 201
@@ -112,5 +171,29 @@ mod tests {
     fn empty_fields_are_refused() {
         assert!(message("", "x").validate().is_err());
         assert!(message("a", "   ").validate().is_err());
+    }
+
+    #[test]
+    fn fields_of_invisible_characters_are_empty() {
+        for invisible in [
+            "\u{200B}",
+            "\u{202E}",
+            " \u{2066}\u{2069} ",
+            "\u{FEFF}\u{0}",
+        ] {
+            assert!(message(invisible, "x").validate().is_err(), "{invisible:?}");
+            assert!(message("a", invisible).validate().is_err(), "{invisible:?}");
+        }
+    }
+
+    #[test]
+    fn format_characters_are_removed_but_joiners_stay_in_the_text() {
+        let cleaned = message(
+            "te\u{200B}acher\u{200D}",
+            "\u{202E}olleh 👩\u{200D}💻\u{2069}",
+        )
+        .without_format_characters();
+        assert_eq!(cleaned.author, "teacher");
+        assert_eq!(cleaned.text, "olleh 👩\u{200D}💻");
     }
 }

@@ -14,7 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, echo};
 use crate::generator::MAX_RATE;
 use crate::origin;
 use crate::state::AppState;
@@ -49,6 +49,8 @@ pub async fn set(
 }
 
 /// The rate in a body, if it is an object with a number from 0 to 100.
+/// `-0.0` is such a number; it is kept as the 0 it means, not shown as
+/// "-0" to everyone.
 fn rate_of(body: &Value) -> Result<f64, ApiError> {
     let Some(raw) = body.get("rate") else {
         return Err(ApiError::bad_request(
@@ -57,10 +59,13 @@ fn rate_of(body: &Value) -> Result<f64, ApiError> {
         ));
     };
     match raw.as_f64() {
-        Some(rate) if (0.0..=MAX_RATE).contains(&rate) => Ok(rate),
+        Some(rate) if (0.0..=MAX_RATE).contains(&rate) => Ok(rate.abs()),
         _ => Err(ApiError::bad_request(
             "bad_rate",
-            format!("rate must be a number of messages per second from 0 to {MAX_RATE}, not {raw}"),
+            format!(
+                "rate must be a number of messages per second from 0 to {MAX_RATE}, not {}",
+                echo(&raw.to_string())
+            ),
         )),
     }
 }
@@ -82,6 +87,8 @@ mod tests {
         assert_eq!(rate_of(&json!({"rate": 2.5})).ok(), Some(2.5));
         assert_eq!(rate_of(&json!({"rate": 0})).ok(), Some(0.0));
         assert_eq!(rate_of(&json!({"rate": 100})).ok(), Some(100.0));
+        let zero = rate_of(&json!({"rate": -0.0})).unwrap();
+        assert!(zero == 0.0 && zero.is_sign_positive(), "{zero}");
         for bad in [
             json!({"rate": -1}),
             json!({"rate": 100.5}),

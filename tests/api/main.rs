@@ -14,6 +14,7 @@ mod figures;
 mod frame_limits;
 mod guard;
 mod helpers;
+mod hostile_text;
 mod limits;
 mod load;
 mod longpoll;
