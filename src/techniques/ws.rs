@@ -11,9 +11,9 @@
 //! A message costs its text plus a 2-byte frame header (4 up to 64 KiB).
 //!
 //! What the server must do itself (actix-ws does not):
-//! - refuse a handshake it cannot take, in words: a plain GET, a missing
-//!   `Connection: Upgrade` or `Sec-WebSocket-Version`, or a key that is not
-//!   16 bytes of base64 get a JSON 400; a `Sec-WebSocket-Version` other than
+//! - refuse a handshake it cannot take, in words: a plain GET, an HTTP/1.0
+//!   one, a missing `Connection: Upgrade` or `Sec-WebSocket-Version`, or a
+//!   key that is not 16 bytes of base64 get a JSON 400; a `Sec-WebSocket-Version` other than
 //!   13 gets `426 Upgrade Required` with `Sec-WebSocket-Version: 13`, the
 //!   version this server speaks (RFC 6455 §4.4), so the client can retry;
 //! - check `Origin` before upgrading (see `origin.rs`): browsers let any
@@ -39,8 +39,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{StatusCode, Version};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use actix_ws::{
     AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
@@ -157,6 +157,15 @@ fn check_handshake(req: &HttpRequest) -> Result<(), ApiError> {
             "bad_handshake",
             "a WebSocket handshake is expected here: a GET with `Upgrade: websocket`, \
              `Connection: Upgrade`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key`",
+        ));
+    }
+    // An upgrade is an HTTP/1.1 mechanism (RFC 6455 §4.1); a proxy that
+    // forwards in HTTP/1.0 (nginx's default) must be told to use 1.1.
+    if req.version() < Version::HTTP_11 {
+        return Err(ApiError::bad_request(
+            "bad_handshake",
+            "a WebSocket handshake is an HTTP/1.1 request; this one came as HTTP/1.0 \
+             (behind nginx: `proxy_http_version 1.1`)",
         ));
     }
     if !req.head().upgrade() {

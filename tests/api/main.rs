@@ -22,6 +22,7 @@ mod ordering;
 mod page;
 mod pipelining;
 mod props;
+mod proxy;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
 mod shutdown;

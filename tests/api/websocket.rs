@@ -324,6 +324,22 @@ async fn a_plain_get_is_told_a_handshake_is_expected() {
     }
 }
 
+/// A handshake must be HTTP/1.1: an HTTP/1.0 one (what nginx forwards
+/// unless told `proxy_http_version 1.1`) is refused with a 400 saying so.
+#[tokio::test]
+async fn an_http_1_0_handshake_gets_400() {
+    let app = spawn_app(test_config());
+    for path in ["/ws", "/ws/echo"] {
+        let mut raw = Raw::connect(&app).await;
+        let request =
+            format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n{UPGRADE}{KEY}{VERSION_13}\r\n");
+        raw.send(request.as_bytes()).await;
+        let response = String::from_utf8(raw.read_response().await).unwrap();
+        assert!(response.starts_with("HTTP/1.0 400"), "{path}: {response}");
+        assert!(response.contains("HTTP/1.1 request"), "{response}");
+    }
+}
+
 /// A handshake refused with 426 still counts every byte both ways, like
 /// any refused handshake (`tests/api/counters.rs`).
 #[tokio::test]
