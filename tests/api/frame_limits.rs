@@ -30,6 +30,9 @@ const STREAMED: usize = 64 << 20;
 /// payload itself is 64 MiB, so a server that buffers it grows by more.
 const MEMORY_MARGIN: u64 = 8 << 20;
 
+/// Held by each test that measures memory, so they do not measure each other.
+static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Both WebSocket endpoints, each with its own limit (64 KiB frames on /ws,
 /// `--echo-max-message` on /ws/echo).
 const ENDPOINTS: [&str; 2] = ["/ws", "/ws/echo"];
@@ -91,24 +94,24 @@ struct Streamed {
     peak_growth: u64,
 }
 
-/// Streams `total` bytes in `chunk`-sized writes, `pause` apart, until the
-/// server closes or refuses them, sampling resident memory as it goes.
+/// Writes `chunk` again and again, `pause` apart, up to `total` bytes or
+/// until the server closes or refuses them, sampling resident memory as it
+/// goes.
 async fn stream_until_closed(
     mut writer: OwnedWriteHalf,
     mut closed: oneshot::Receiver<()>,
     total: usize,
-    chunk: usize,
+    chunk: &[u8],
     pause: Duration,
 ) -> (usize, u64) {
-    let data = vec![0x55u8; chunk];
     let before = resident_bytes();
     let mut peak = before;
     let mut sent = 0;
     while sent < total && closed.try_recv().is_err() {
-        if writer.write_all(&data).await.is_err() {
+        if writer.write_all(chunk).await.is_err() {
             break; // the server closed the connection: the point of the test
         }
-        sent += chunk;
+        sent += chunk.len();
         peak = peak.max(resident_bytes());
         if !pause.is_zero() {
             tokio::time::sleep(pause).await;
@@ -118,13 +121,13 @@ async fn stream_until_closed(
 }
 
 /// Opens a WebSocket on `path`, sends `prefix` (frames and a header), then
-/// streams into the declared frame until the server answers with a close.
+/// streams `chunk` after it until the server answers with a close.
 async fn declare_and_stream(
     app: &TestApp,
     path: &str,
     prefix: &[u8],
     total: usize,
-    chunk: usize,
+    chunk: &[u8],
     pause: Duration,
 ) -> Streamed {
     let mut raw = Raw::connect(app).await;
@@ -170,7 +173,7 @@ async fn a_huge_declared_frame_is_closed_with_1009_as_its_header_arrives() {
             path,
             &header(true, 0x2, HUGE),
             trickle,
-            1024,
+            &[0x55; 1024],
             Duration::from_millis(10),
         )
         .await;
@@ -188,6 +191,7 @@ async fn a_huge_declared_frame_is_closed_with_1009_as_its_header_arrives() {
 /// server's memory flat: nothing past the limit is buffered.
 #[tokio::test]
 async fn streaming_into_a_huge_declared_frame_does_not_grow_memory() {
+    let _measuring = MEASURING.lock().await;
     let app = spawn_app(test_config());
     for path in ENDPOINTS {
         let streamed = declare_and_stream(
@@ -195,7 +199,7 @@ async fn streaming_into_a_huge_declared_frame_does_not_grow_memory() {
             path,
             &header(true, 0x2, HUGE),
             STREAMED,
-            64 * 1024,
+            &[0x55; 64 * 1024],
             Duration::ZERO,
         )
         .await;
@@ -225,7 +229,7 @@ async fn a_huge_declared_fragment_is_closed_with_1009_as_its_header_arrives() {
             path,
             &prefix,
             trickle,
-            1024,
+            &[0x55; 1024],
             Duration::from_millis(10),
         )
         .await;
@@ -244,6 +248,7 @@ async fn a_huge_declared_fragment_is_closed_with_1009_as_its_header_arrives() {
 /// fragment, with the server's memory flat while 64 MiB of them stream in.
 #[tokio::test]
 async fn fragments_adding_up_past_the_limit_are_closed_with_1009_before_the_total_arrives() {
+    let _measuring = MEASURING.lock().await;
     let app = spawn_app(test_config());
     for path in ENDPOINTS {
         // The first fragment opens the message; what is streamed after it
@@ -252,47 +257,19 @@ async fn fragments_adding_up_past_the_limit_are_closed_with_1009_before_the_tota
         masked_frame(&mut prefix, false, 0x1, &[b'a'; 16 * 1024]);
         let mut fragment = Vec::new();
         masked_frame(&mut fragment, false, 0x0, &[b'a'; 16 * 1024]);
-
-        let mut raw = Raw::connect(&app).await;
-        let head = raw.ws_handshake(path, None).await;
-        assert!(head.starts_with("HTTP/1.1 101"), "{path}: {head}");
-        raw.send(&prefix).await;
-        let (reader, mut writer) = raw.stream.into_split();
-        let (closed_tx, mut closed) = oneshot::channel();
-        let reading = tokio::spawn(async move {
-            let code = close_code(reader).await;
-            let _ = closed_tx.send(()); // the writer may have stopped already
-            code
-        });
-
-        let before = resident_bytes();
-        let mut peak = before;
-        let mut sent = 0;
-        within("streaming fragments", async {
-            while sent < STREAMED && closed.try_recv().is_err() {
-                if writer.write_all(&fragment).await.is_err() {
-                    break; // the server closed the connection
-                }
-                sent += fragment.len();
-                peak = peak.max(resident_bytes());
-            }
-        })
-        .await;
-        let code = tokio::time::timeout(PROMPT, reading)
-            .await
-            .unwrap_or_else(|_| panic!("{path}: no close after {} MiB", sent >> 20))
-            .expect("the reader task");
-        assert_eq!(code, Some(1009), "{path}");
+        let streamed =
+            declare_and_stream(&app, path, &prefix, STREAMED, &fragment, Duration::ZERO).await;
         assert!(
-            sent < STREAMED,
-            "{path}: all {} MiB of fragments were taken",
-            sent >> 20
-        );
-        assert!(
-            peak - before < MEMORY_MARGIN,
+            streamed.peak_growth < MEMORY_MARGIN,
             "{path}: resident memory grew by {} MiB while {} MiB were streamed",
-            (peak - before) >> 20,
-            sent >> 20
+            streamed.peak_growth >> 20,
+            streamed.bytes >> 20
+        );
+        assert_eq!(streamed.code, Some(1009), "{path}");
+        assert!(
+            streamed.bytes < STREAMED,
+            "{path}: all {} MiB of fragments were taken",
+            streamed.bytes >> 20
         );
     }
 }
