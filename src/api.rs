@@ -4,14 +4,18 @@
 
 use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
 use actix_web::{HttpResponse, web};
+use serde_json::json;
 
 use crate::state::AppState;
 
-/// `GET /api/stats`: every counter, as JSON.
+/// `GET /api/stats`: every counter, as JSON, and the generator's rate, so
+/// that a page whose controls are read-only follows the teacher's changes.
 pub async fn stats(state: web::Data<AppState>) -> HttpResponse {
+    let mut snapshot = state.stats.snapshot(&state.hub, state.broker.as_ref());
+    snapshot["generator"] = json!({ "rate": *state.generator_rate.borrow() });
     HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(state.stats.snapshot(&state.hub, state.broker.as_ref()))
+        .json(snapshot)
 }
 
 /// `GET /metrics`: the same figures for Prometheus.

@@ -81,10 +81,13 @@ impl FromRequest for CursorQuery {
 }
 
 impl CursorQuery {
-    /// The cursor, from `since` (or `fallback`, e.g. the `Last-Event-ID`
-    /// header) and `epoch`.
-    pub fn cursor<'a>(&'a self, fallback: Option<&'a str>) -> Result<Cursor<'a>, ApiError> {
-        let since = match self.since.as_deref().or(fallback) {
+    /// The cursor, from `since` and `epoch`; or from `newer`, a position the
+    /// client reached after it made this URL. That is SSE's `Last-Event-ID`:
+    /// a new EventSource never sends it, so when it comes it is the browser
+    /// reconnecting the same URL, and the id it names is newer than the
+    /// URL's `since`. The URL's `epoch` still says which run both belong to.
+    pub fn cursor<'a>(&'a self, newer: Option<&'a str>) -> Result<Cursor<'a>, ApiError> {
+        let since = match newer.or(self.since.as_deref()) {
             None => Since::Now,
             Some(raw) => Since::After(parse_id(raw)?),
         };
@@ -169,11 +172,15 @@ mod tests {
     }
 
     #[test]
-    fn the_query_wins_over_last_event_id() {
+    fn last_event_id_wins_over_the_query() {
         assert_eq!(since(&query(None, None), "e", Some("7")), Since::After(7));
         assert_eq!(
             since(&query(Some("3"), None), "e", Some("7")),
-            Since::After(3)
+            Since::After(7)
+        );
+        assert_eq!(
+            since(&query(Some("3"), Some("old")), "new", Some("7")),
+            Since::OtherEpoch
         );
         assert_eq!(since(&query(None, None), "e", None), Since::Now);
     }

@@ -1,4 +1,5 @@
-// The page's entry point: measure the clock against the server's, start one
+// The page's entry point: take the teacher key if the URL carries one
+// (teacher.js), measure the clock against the server's, start one
 // real client per technique (lanes/*.js), each reporting to its lane
 // (lane.js, drawn by timeline.js), and keep the figures (figures.js) and
 // charts (charts.js, comparison.js) moving. The knobs are in controls.js,
@@ -11,6 +12,7 @@ import { Figures } from "./figures.js";
 import { Comparison } from "./comparison.js";
 import { readSettings, wireControls } from "./controls.js";
 import { watchTabs } from "./tabs.js";
+import { teacherKey, role } from "./teacher.js";
 import { showBroker } from "./broker.js";
 import { strip } from "./charts.js";
 import * as poll from "./lanes/poll.js";
@@ -30,6 +32,7 @@ watchTabs(document.querySelector('[data-notice="tabs"]'), () => {
   lanes?.sse.pause();
 });
 
+const key = teacherKey();
 const clock = await Clock.measure();
 document.querySelector("[data-clock]").textContent = clock.describe();
 
@@ -48,13 +51,13 @@ ws.run(lanes.ws);
 const figures = new Figures(lanes, document.querySelector('[data-notice="stalled"]'));
 const comparison = new Comparison(lanes, figures);
 const brokerLine = document.querySelector("[data-broker]");
+const follow = wireControls({ lanes, figures, comparison, settings, key, role: await role(key) });
 figures.onRefresh = () => {
   comparison.draw();
   showBroker(brokerLine, figures.latest);
+  follow(figures.latest);
 };
 figures.run();
-
-wireControls({ lanes, figures, comparison, settings });
 
 let stripsDrawn = 0;
 function animate(now) {

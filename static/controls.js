@@ -1,11 +1,17 @@
 // The knobs. Poll interval and long-poll timeout change this tab's own
 // clients; the generator rate changes the server's, for everyone (POST
 // /api/generator, which refuses other origins and bad values with a JSON
-// error we show as it is). Pause per lane, reset counters, and the publish
+// error we show as it is, and needs the teacher key unless the controls are
+// open: see teacher.js). A page without the key shows the rate read-only
+// and follows it live. Pause per lane, reset counters, and the publish
 // box, whose message every lane receives, sent by HTTP POST or as a frame up
 // the WebSocket lane's socket. Answers are shown as text.
 
 import { postJson } from "./http.js";
+import { authorization } from "./teacher.js";
+
+// A status text ("set", "sent #175") clears itself after this long.
+const STATUS_MS = 5000;
 
 // What the clients read before each request.
 export function readSettings() {
@@ -15,7 +21,9 @@ export function readSettings() {
   };
 }
 
-export function wireControls({ lanes, figures, comparison, settings }) {
+// Wires every control; returns `follow(stats)`, which keeps the global
+// controls showing the server's live values.
+export function wireControls({ lanes, figures, comparison, settings, key, role }) {
   document.querySelector('[name="poll-interval"]').addEventListener("change", (event) => {
     settings.pollIntervalMs = Number(event.target.value);
     lanes.poll.nudge();
@@ -31,24 +39,46 @@ export function wireControls({ lanes, figures, comparison, settings }) {
     figures.reset();
     comparison.draw();
   });
-  wireRate(document.querySelector('form[data-action="rate"]'));
+  const rateForm = document.querySelector('form[data-action="rate"]');
+  wireRate(rateForm, key, role.teacher || role.open_controls);
   wirePublish(document.querySelector('form[data-action="publish"]'), lanes.ws);
+  return (stats) => followRate(rateForm, stats?.generator?.rate);
 }
 
-function wireRate(form) {
+// Shows `text` in a form's status, and clears it after a while.
+function say(form, text) {
+  form.status.value = text;
+  clearTimeout(form.statusTimer);
+  form.statusTimer = setTimeout(() => (form.status.value = ""), STATUS_MS);
+}
+
+// The server's rate, unless the teacher is typing a new one.
+function followRate(form, rate) {
+  if (rate === undefined || document.activeElement === form.rate) return;
+  if (Number(form.rate.value) !== rate) form.rate.value = rate;
+}
+
+function wireRate(form, key, mayChange) {
+  if (!mayChange) {
+    form.rate.readOnly = true;
+    form.dataset.readOnly = "";
+    form.rate.title = "set by the teacher for the whole class";
+    form.status.value = "set by the teacher";
+    return;
+  }
   const send = async () => {
     // The field knows its limits (min 0, max 100): say so without a round
     // trip. The server checks again, as it must.
     if (!form.rate.checkValidity()) {
-      form.status.value = form.rate.validationMessage;
+      say(form, form.rate.validationMessage);
       return;
     }
     try {
-      const { rate } = await postJson("/api/generator", { rate: Number(form.rate.value) });
+      const { rate } = await postJson("/api/generator", { rate: Number(form.rate.value) }, authorization(key));
       form.rate.value = rate;
-      form.status.value = "set";
+      say(form, "set for everyone");
     } catch (error) {
-      form.status.value = error.message;
+      say(form, error.message);
     }
   };
   form.rate.addEventListener("change", send);
@@ -63,10 +93,10 @@ function wirePublish(form, wsLane) {
     event.preventDefault();
     const message = { author: form.author.value, text: form.text.value };
     try {
-      form.status.value = form.via.value === "ws" ? await overWebSocket(wsLane, message) : await overPost(message);
+      say(form, form.via.value === "ws" ? await overWebSocket(wsLane, message) : await overPost(message));
       form.text.value = "";
     } catch (error) {
-      form.status.value = error.message;
+      say(form, error.message);
     }
   });
 }

@@ -17,11 +17,11 @@ export async function requestJson(url, init = {}) {
   return body;
 }
 
-// POST `value` as JSON to `url`.
-export function postJson(url, value) {
+// POST `value` as JSON to `url`, with any extra `headers`.
+export function postJson(url, value, headers = {}) {
   return requestJson(url, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...headers },
     body: JSON.stringify(value),
   });
 }

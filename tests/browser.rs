@@ -43,6 +43,9 @@ fn the_page_works_in_a_real_browser() {
     let server = Server::start(pushlab::Config {
         rate: RATE,
         workers: Some(2),
+        // The burst of 25 publishes must overrun the limit however slowly a
+        // busy machine sends it: at the default 20/s refill it may not.
+        publish_rate: 1,
         ..pushlab::Config::default()
     });
     let screenshot = root.join("target/browser/page.png");
@@ -83,6 +86,39 @@ fn the_sse_lane_reconnects_as_the_browser_does() {
         .arg(root.join("tests/browser/sse.test.mjs"))
         .arg(format!("http://{}/", server.addr))
         .arg(root.join("target/browser/sse.png"))
+        .spawn()
+        .expect("start node");
+    let status = wait_bounded(node, BROWSER_TIMEOUT);
+    server.stop();
+    assert_eq!(
+        status,
+        Some(0),
+        "the browser test failed (its output is above)"
+    );
+}
+
+/// Who steers the class: with the controls closed, a student's page shows
+/// the generator rate read-only and follows it; the teacher's page, opened
+/// with the key, changes it.
+#[test]
+fn the_teacher_steers_and_students_follow() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let key = "browser-test-teacher-key";
+    let server = Server::start(pushlab::Config {
+        rate: 1.0,
+        workers: Some(2),
+        teacher_key: Some(key.into()),
+        open_controls: Some(false),
+        ..pushlab::Config::default()
+    });
+    let node = Command::new("node")
+        .arg(root.join("tests/browser/teacher.test.mjs"))
+        .arg(format!("http://{}/", server.addr))
+        .arg(key)
+        .arg(root.join("target/browser/teacher.png"))
         .spawn()
         .expect("start node");
     let status = wait_bounded(node, BROWSER_TIMEOUT);

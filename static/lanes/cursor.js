@@ -4,15 +4,22 @@
 // or say that it can't: "missed N" (too old) or reset (another run).
 
 export class Cursor {
-  constructor() {
+  // Before its first answer a client has no id yet, but it knows the run:
+  // the one that served the page (`<body data-epoch>`).
+  constructor(epoch = document.body?.dataset.epoch ?? null) {
     this.next = null;
-    this.epoch = null;
+    this.epoch = epoch;
   }
 
-  // The query string that resumes from here; empty means "from now on".
+  // The query string that resumes from here. Without `since` it means "from
+  // now on"; the epoch still goes along, because an EventSource reconnects
+  // to this same URL with `Last-Event-ID: <id>`, and only the epoch tells
+  // the server whether that id is from its own run or from one before a
+  // restart.
   query() {
-    if (this.next === null) return "";
-    return `since=${this.next}&epoch=${encodeURIComponent(this.epoch)}`;
+    const epoch = this.epoch === null ? "" : `epoch=${encodeURIComponent(this.epoch)}`;
+    if (this.next === null) return epoch;
+    return `since=${this.next}&${epoch}`;
   }
 
   // A poll answer, or a stream's hello, says where we are now.

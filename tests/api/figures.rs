@@ -513,7 +513,6 @@ fn check_document(document: &Path) -> Vec<String> {
 
 /// The check this file exists for: every figure in docs/ and README.md.
 #[test]
-#[ignore = "on until the chapters carry their sources (issue 14, in progress)"]
 fn every_figure_in_the_docs_names_its_source_and_agrees_with_it() {
     let problems: Vec<String> = documents().iter().flat_map(|d| check_document(d)).collect();
     assert!(

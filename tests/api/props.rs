@@ -14,6 +14,7 @@ use pushlab::cursor::{CursorQuery, MAX_TIMEOUT_SECS, Since, parse_id};
 use pushlab::load::record::{Seen, id_in, message_text, missed_in, next_in, scan_messages};
 use pushlab::publish::{MAX_AUTHOR_CHARS, MAX_TEXT_CHARS, NewMessage};
 use serde_json::{Value, json};
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::helpers::*;
 
@@ -69,8 +70,9 @@ proptest! {
         prop_assert_eq!(parse_id(&id.to_string()).unwrap(), id);
     }
 
-    /// A cursor with or without an epoch, from the query or `Last-Event-ID`:
-    /// never a panic, and always the reader start the contract describes.
+    /// A cursor with or without an epoch, from the query or `Last-Event-ID`
+    /// (which, when sent, is the newer position and wins): never a panic,
+    /// and always the reader start the contract describes.
     #[test]
     fn cursors_follow_the_contract(
         since in proptest::option::of("[0-9]{1,5}|.{0,8}"),
@@ -80,7 +82,7 @@ proptest! {
     ) {
         let epoch = with_epoch.then(|| if same_epoch { "e1" } else { "e0" }.to_owned());
         let q = query(since.clone(), epoch, None);
-        let raw = since.as_deref().or(fallback.as_deref());
+        let raw = fallback.as_deref().or(since.as_deref());
         match (q.cursor(fallback.as_deref()).map(|c| c.against("e1")), raw) {
             (Ok(Since::Now), None) => {}
             (Ok(Since::After(id)), Some(raw)) => {
@@ -146,11 +148,17 @@ proptest! {
         }
     }
 
-    /// Limits count characters, whatever the characters are.
+    /// Limits count characters, whatever the characters are; a field with
+    /// nothing visible in it is empty.
     #[test]
     fn limits_count_characters(author in ".{0,40}", text in ".{0,520}") {
         let message = NewMessage::from_json(json!({"author": author, "text": text})).unwrap();
-        let ok = |s: &str, max: usize| !s.trim().is_empty() && s.chars().count() <= max;
+        // Something a reader would see: not only spaces, controls or
+        // format characters (Unicode Cf, such as U+202E or U+FEFF).
+        let visible = |c: char| {
+            !(c.is_whitespace() || c.is_control() || c.general_category() == GeneralCategory::Format)
+        };
+        let ok = |s: &str, max: usize| s.chars().any(visible) && s.chars().count() <= max;
         let expected = ok(&author, MAX_AUTHOR_CHARS) && ok(&text, MAX_TEXT_CHARS);
         match message.validate() {
             Ok(()) => prop_assert!(expected),
