@@ -10,9 +10,16 @@
 //! (right for a student running pushlab) becomes `/api/…`. Headings get the ids a forge gives
 //! them, so `#fragment` links work in both places.
 //!
-//! Reading order is the file names: `01-…` to `08-…`, then `wire.md` as an
+//! Reading order is the file names: `01-…` to `09-…`, then `wire.md` as an
 //! appendix. The HTML carries no inline styles or scripts (pulldown-cmark's
 //! table alignment becomes a class), so a strict CSP holds.
+//!
+//! The classroom guide is served twice from its one file: whole, as the
+//! teacher copy at `/docs/08-classroom-guide`, and as the student handout at
+//! `/docs/handout`, which leaves out the answers and the teacher's notes.
+//! The file marks them so that they read well on a forge too: an answer is
+//! a block quote that begins with **Answer**, a teacher's note sits between
+//! `<!-- teacher -->` and `<!-- /teacher -->` lines (see [`Audience`]).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -37,6 +44,29 @@ const LOCAL_SERVER: &str = "http://127.0.0.1:8080";
 
 /// The appendix, listed after the numbered chapters.
 const APPENDIX: &str = "wire";
+
+/// The classroom guide, whose file is also the student handout.
+const GUIDE: &str = "08-classroom-guide";
+
+/// Where the handout is served: `/docs/handout`.
+const HANDOUT: &str = "handout";
+
+/// The words an answer's block quote begins with, in bold.
+const ANSWER: &str = "Answer";
+
+/// The lines around a note for the teacher only.
+const TEACHER_START: &str = "<!-- teacher -->";
+const TEACHER_END: &str = "<!-- /teacher -->";
+
+/// Who a page is rendered for. Only the classroom guide has anything that
+/// differs: every other chapter is the same for both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Everything, answers and teacher's notes marked as such.
+    Teacher,
+    /// Without answers (each leaves room to write) or teacher's notes.
+    Student,
+}
 
 /// One entry of the table of contents.
 #[derive(Clone, Debug)]
@@ -96,6 +126,9 @@ struct Layout<'a> {
     current: Option<&'a str>,
     previous: Option<&'a Entry>,
     next: Option<&'a Entry>,
+    /// On the classroom guide's two copies: which one this is, so the page
+    /// can link to the other.
+    guide: Option<Audience>,
     body: String,
 }
 
@@ -105,7 +138,7 @@ pub async fn index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         .get_file("README.md")
         .and_then(|f| f.contents_utf8())
         .ok_or_else(|| ApiError::not_found(&req))?;
-    page(title(file), None, None, CONTENTS.first(), file)
+    page(title(file), None, None, CONTENTS.first(), None, file)
 }
 
 /// `GET /docs/{chapter}` (with or without `.md`), and `GET
@@ -118,6 +151,9 @@ pub async fn chapter(req: HttpRequest, path: web::Path<String>) -> Result<HttpRe
     if slug == "README" {
         return index(req).await;
     }
+    if slug == HANDOUT {
+        return handout(&req);
+    }
     let position = CONTENTS
         .iter()
         .position(|entry| entry.slug == slug)
@@ -128,13 +164,25 @@ pub async fn chapter(req: HttpRequest, path: web::Path<String>) -> Result<HttpRe
         .and_then(|f| f.contents_utf8())
         .ok_or_else(|| ApiError::not_found(&req))?;
     let previous = position.checked_sub(1).map(|i| &CONTENTS[i]);
+    let guide = (slug == GUIDE).then_some(Audience::Teacher);
     page(
         &entry.label,
         Some(entry.slug),
         previous,
         CONTENTS.get(position + 1),
+        guide,
         file,
     )
+}
+
+/// `GET /docs/handout`: the classroom guide for students, to print.
+fn handout(req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let file = DOCS
+        .get_file(format!("{GUIDE}.md"))
+        .and_then(|f| f.contents_utf8())
+        .ok_or_else(|| ApiError::not_found(req))?;
+    let title = format!("{}: student handout", title(file));
+    page(&title, None, None, None, Some(Audience::Student), file)
 }
 
 fn page(
@@ -142,15 +190,18 @@ fn page(
     current: Option<&str>,
     previous: Option<&Entry>,
     next: Option<&Entry>,
+    guide: Option<Audience>,
     markdown: &str,
 ) -> Result<HttpResponse, ApiError> {
+    let audience = guide.unwrap_or(Audience::Teacher);
     let layout = Layout {
         title,
         contents: &CONTENTS,
         current,
         previous,
         next,
-        body: render(markdown),
+        guide,
+        body: render_for(markdown, audience),
     };
     super::html(&layout, CONTENT_SECURITY_POLICY)
 }
@@ -165,14 +216,21 @@ fn result_file(req: &HttpRequest, path: &str) -> Result<HttpResponse, ApiError> 
 }
 
 /// Markdown to HTML, with links rewritten for serving, ids on headings,
-/// and the `<!-- include … -->` markers left out.
+/// and the `<!-- include … -->` markers left out: the teacher's view.
 pub fn render(markdown: &str) -> String {
+    render_for(markdown, Audience::Teacher)
+}
+
+/// Markdown to HTML for `audience`: as [`render`], and for students
+/// without answers or teacher's notes.
+pub fn render_for(markdown: &str, audience: Audience) -> String {
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES | Options::ENABLE_STRIKETHROUGH;
     let mut events: Vec<Event<'_>> = Vec::new();
     let mut ids = HeadingIds::default();
     let mut heading: Option<(HeadingLevel, Vec<Event<'_>>)> = None;
-    for event in Parser::new_ext(markdown, options) {
+    let parsed: Vec<Event<'_>> = Parser::new_ext(markdown, options).collect();
+    for event in for_audience(parsed, audience) {
         let event = match event {
             Event::Start(Tag::Link {
                 link_type,
@@ -196,7 +254,7 @@ pub fn render(markdown: &str) -> String {
                 title,
                 id,
             }),
-            Event::Html(text) if text.trim_start().starts_with("<!--") => continue,
+            Event::Html(text) if is_comment(&text) => continue,
             other => other,
         };
         // Hold a heading's events back until its text is known, to name it.
@@ -236,6 +294,90 @@ pub fn render(markdown: &str) -> String {
         );
     }
     out
+}
+
+/// An HTML comment of its own (a stated-figures list, an include marker,
+/// a teacher's-note fence): never shown.
+fn is_comment(html: &str) -> bool {
+    html.trim_start().starts_with("<!--")
+}
+
+/// The guide's events for `audience`. For the teacher, answers become
+/// `<blockquote class="answer">` and teacher's notes a `<div
+/// class="teacher-only">`, so both stand out on screen and on paper; for
+/// students, answers give way to an empty box to write in, and teacher's
+/// notes are left out.
+fn for_audience(events: Vec<Event<'_>>, audience: Audience) -> Vec<Event<'_>> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut i = 0;
+    while i < events.len() {
+        if let Some(end) = answer_end(&events, i) {
+            match audience {
+                Audience::Teacher => {
+                    out.push(Event::Html("<blockquote class=\"answer\">\n".into()));
+                    out.extend(events[i + 1..end].iter().cloned());
+                    out.push(Event::Html("</blockquote>\n".into()));
+                }
+                Audience::Student => {
+                    out.push(Event::Html("<div class=\"write-in\"></div>\n".into()));
+                }
+            }
+            i = end + 1;
+            continue;
+        }
+        match &events[i] {
+            Event::Html(html) if html.trim() == TEACHER_START => match audience {
+                Audience::Teacher => out.push(Event::Html("<div class=\"teacher-only\">\n".into())),
+                Audience::Student => {
+                    // Skip to the closing fence (or to the end, if it is missing).
+                    while i < events.len()
+                        && !matches!(&events[i], Event::Html(h) if h.trim() == TEACHER_END)
+                    {
+                        i += 1;
+                    }
+                }
+            },
+            Event::Html(html) if html.trim() == TEACHER_END => {
+                if audience == Audience::Teacher {
+                    out.push(Event::Html("</div>\n".into()));
+                }
+            }
+            other => out.push(other.clone()),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// If an answer's block quote starts at `events[start]` (its first words
+/// are a bold "Answer"), the index of its end.
+fn answer_end(events: &[Event<'_>], start: usize) -> Option<usize> {
+    let Event::Start(Tag::BlockQuote(_)) = events.get(start)? else {
+        return None;
+    };
+    let opening = events.get(start + 1..start + 4)?;
+    let is_answer = matches!(
+        opening,
+        [Event::Start(Tag::Paragraph), Event::Start(Tag::Strong), Event::Text(text)]
+            if text.starts_with(ANSWER)
+    );
+    if !is_answer {
+        return None;
+    }
+    let mut depth = 0;
+    for (offset, event) in events[start..].iter().enumerate() {
+        match event {
+            Event::Start(Tag::BlockQuote(_)) => depth += 1,
+            Event::End(TagEnd::BlockQuote(_)) => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(start + offset);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A link as written for a code forge, as it must be when served.
@@ -329,6 +471,40 @@ mod tests {
         assert!(html.contains("<h2 id=\"the-id-field-again-1\">"), "{html}");
         assert!(!html.contains("style="), "{html}");
         assert!(html.contains("class=\"align-right\""), "{html}");
+    }
+
+    const GUIDE_LIKE: &str = "Intro.\n\n<!-- teacher -->\n\n## The day before\n\nBuild it.\n\n\
+        <!-- /teacher -->\n\n*Predict*: how many?\n\n> **Answer**: four, `#42`.\n>\n> Really.\n\n\
+        > A quote that is not an answer.\n";
+
+    #[test]
+    fn the_teacher_sees_answers_and_notes_marked() {
+        let html = render_for(GUIDE_LIKE, Audience::Teacher);
+        assert!(html.contains("<blockquote class=\"answer\">"), "{html}");
+        assert!(html.contains("four, <code>#42</code>"), "{html}");
+        assert!(html.contains("<p>Really.</p>"), "{html}");
+        assert!(html.contains("<div class=\"teacher-only\">"), "{html}");
+        assert!(html.contains("<h2 id=\"the-day-before\">"), "{html}");
+        assert!(html.contains("<blockquote>\n<p>A quote that"), "{html}");
+        assert!(!html.contains("<!--"), "{html}");
+    }
+
+    #[test]
+    fn students_get_the_questions_and_room_to_write_but_no_answer() {
+        let html = render_for(GUIDE_LIKE, Audience::Student);
+        assert!(html.contains("<em>Predict</em>: how many?"), "{html}");
+        assert!(html.contains("<div class=\"write-in\"></div>"), "{html}");
+        for gone in [
+            "Answer",
+            "four",
+            "Really",
+            "day before",
+            "Build it",
+            "teacher-only",
+        ] {
+            assert!(!html.contains(gone), "{gone} in {html}");
+        }
+        assert!(html.contains("A quote that is not an answer"), "{html}");
     }
 
     #[test]

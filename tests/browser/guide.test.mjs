@@ -1,0 +1,674 @@
+// The classroom guide (docs/08-classroom-guide.md), played in headless
+// Chromium step by step: one teacher page (http://127.0.0.1:PORT, the
+// projector) and three students, each on an origin of its own — the LAN
+// address the page shows, 127.0.0.2 and 127.0.0.3 — so that, like separate
+// laptops, each has its own six connections and its own tabs. Every claim
+// the guide makes about what the page shows is checked where it is made;
+// the guide's curl commands and console snippets are taken from the guide
+// itself and run as written (address and cursor filled in). A step the page
+// no longer does fails the test.
+//
+//   node tests/browser/guide.test.mjs play  http://127.0.0.1:PORT/ docs/08-classroom-guide.md target/browser
+//   node tests/browser/guide.test.mjs print http://127.0.0.1:PORT/ target/browser
+//
+// "play" needs the server bound to 0.0.0.0 and asks for its restart by
+// printing "guide: restart the server", then waits for "restarted" on its
+// standard input (tests/classroom.rs does both: Ctrl-C, the same command).
+// "print" renders both copies of the guide as paper shows them, checks
+// them, and saves print-teacher.png and print-handout.png.
+//
+// Every wait is bounded; nothing sleeps in place of an event, except where
+// the guide itself says "watch for N seconds".
+
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { LANES, STEP_MS, problems, publish, recordMessages, runInBrowser, step as say, watch } from "./harness.mjs";
+
+const [mode, ...args] = process.argv.slice(2);
+
+// ---- small helpers ----
+
+// Each step with the seconds since the start, to see where the time goes.
+const started = Date.now();
+const step = (what) => say(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${what}`);
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function check(condition, what) {
+  if (!condition) throw new Error(what);
+}
+
+// Waits until `probe()` returns something truthy; fails after `ms`.
+async function until(probe, what, ms = STEP_MS) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await pause(100);
+  }
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+// The lines of the guide's code blocks of one language, as written.
+function codeLines(markdown, language) {
+  const lines = [];
+  let inside = false;
+  for (const line of markdown.split("\n")) {
+    if (line.startsWith("```")) {
+      inside = !inside && line.slice(3).trim() === language;
+      continue;
+    }
+    if (inside) lines.push(line);
+  }
+  return lines;
+}
+
+// Runs a guide command through the shell, with a time limit; resolves with
+// its output and exit code (null if it was stopped at the limit).
+function run(command, limitMs) {
+  return new Promise((resolve) => {
+    // A process group of its own, so that Ctrl-C reaches curl, not only sh.
+    const child = spawn("sh", ["-c", command], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let out = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    child.stderr.on("data", (chunk) => (out += chunk));
+    const timer = setTimeout(() => process.kill(-child.pid, "SIGINT"), limitMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ out, code });
+    });
+  });
+}
+
+// ---- reading the page ----
+
+// Records every item added to each lane's message list, with its id and
+// the moment it arrived, and notes such as "server restarted: starting over".
+function recordIds(page) {
+  return page.evaluate((lanes) => {
+    window.guideSeen = Object.fromEntries(lanes.map((lane) => [lane, []]));
+    for (const lane of lanes) {
+      const list = document.querySelector(`[data-lane="${lane}"] .messages`);
+      new MutationObserver((changes) => {
+        for (const change of changes) {
+          for (const item of change.addedNodes) {
+            if (item.nodeType !== 1) continue;
+            const at = performance.now();
+            if (item.dataset.id) {
+              const text = item.querySelector(".text")?.textContent ?? "";
+              window.guideSeen[lane].push({ id: Number(item.dataset.id), text, at });
+            } else {
+              window.guideSeen[lane].push({ note: item.textContent, at });
+            }
+          }
+        }
+      }).observe(list, { childList: true });
+    }
+  }, LANES);
+}
+
+const seen = (page) => page.evaluate(() => window.guideSeen);
+
+// A class figure of a lane (`data-stat`), as the page shows it.
+async function classStat(page, lane, name) {
+  return Number(await page.locator(`[data-lane="${lane}"] [data-stat="${name}"]`).textContent());
+}
+
+// This browser's own latency p50 of a lane, in ms (NaN while there is none).
+async function browserP50(page, lane) {
+  return Number(await page.locator(`[data-lane="${lane}"] [data-browser-stat="p50"]`).textContent());
+}
+
+// Elements of a lane's dialogue matching `selector` (e.g. ".arrow.empty").
+function drawn(page, lane, selector) {
+  return page.locator(`[data-lane="${lane}"] .timeline ${selector}`).count();
+}
+
+// The kind of the newest answer drawn in a lane's dialogue: "news"
+// (coloured) or "empty" (grey).
+function newestAnswer(page, lane) {
+  return page
+    .locator(`[data-lane="${lane}"] .timeline .arrow.news, [data-lane="${lane}"] .timeline .arrow.empty`)
+    .last()
+    .evaluate((arrow) => (arrow.classList.contains("news") ? "news" : "empty"));
+}
+
+// The texts of the marks and labels drawn across a lane's dialogue.
+function labels(page, lane) {
+  return page.locator(`[data-lane="${lane}"] .timeline text`).allTextContents();
+}
+
+async function setRate(teacher, rate) {
+  const form = teacher.locator('form[data-action="rate"]');
+  await form.locator('[name="rate"]').fill(String(rate));
+  await form.locator("output").evaluate((output) => (output.value = ""));
+  await form.locator('[name="rate"]').press("Enter");
+  await form.locator("output").filter({ hasText: "set" }).waitFor({ timeout: STEP_MS });
+}
+
+// Every request a page makes to one of the techniques' endpoints, with its
+// time, URL and headers (as the developer tools' Network panel shows them).
+function recordRequests(page) {
+  const requests = [];
+  page.on("request", async (request) => {
+    const url = request.url();
+    if (!/\/api\/(poll|longpoll|sse)\b/.test(url)) return;
+    const entry = { at: Date.now(), url, request, headers: null, sentAt: null, answeredAt: null, body: null };
+    requests.push(entry);
+    entry.headers = await request.allHeaders().catch(() => ({}));
+  });
+  page.on("requestfinished", async (request) => {
+    const entry = requests.find((e) => e.request === request);
+    if (!entry) return;
+    // The browser's own network timings, in this machine's clock: not
+    // delayed by how long the event takes to reach this script.
+    const timing = request.timing();
+    entry.sentAt = timing.startTime > 0 ? timing.startTime : entry.at;
+    entry.answeredAt = timing.responseEnd >= 0 ? timing.startTime + timing.responseEnd : Date.now();
+    if (!entry.url.includes("/api/sse")) {
+      entry.body = await request.response().then((r) => r?.json()).catch(() => null);
+    }
+  });
+  return requests;
+}
+
+// Every WebSocket frame a page sends or receives, as DevTools' Messages tab.
+function recordFrames(page) {
+  const frames = [];
+  page.on("websocket", (socket) => {
+    socket.on("framesent", ({ payload }) => frames.push({ up: true, payload: String(payload) }));
+    socket.on("framereceived", ({ payload }) => frames.push({ up: false, payload: String(payload) }));
+  });
+  return frames;
+}
+
+// The WebSocket handshakes of a page, as DevTools' Headers tab shows them.
+async function recordHandshakes(context, page) {
+  const handshakes = [];
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  cdp.on("Network.webSocketWillSendHandshakeRequest", ({ requestId, request }) => {
+    handshakes.push({ requestId, key: request.headers["Sec-WebSocket-Key"], accept: null, status: null });
+  });
+  cdp.on("Network.webSocketHandshakeResponseReceived", ({ requestId, response }) => {
+    const handshake = handshakes.find((h) => h.requestId === requestId);
+    if (handshake) {
+      handshake.accept = response.headers["Sec-WebSocket-Accept"] ?? response.headers["sec-websocket-accept"];
+      handshake.status = response.status;
+    }
+  });
+  return { handshakes, cdp };
+}
+
+// Typed into the browser's console: top-level const and await allowed.
+async function inConsole(cdp, code) {
+  const { exceptionDetails } = await cdp.send("Runtime.evaluate", { expression: code, replMode: true, awaitPromise: true });
+  if (exceptionDetails) throw new Error(`console: ${exceptionDetails.exception?.description ?? exceptionDetails.text}`);
+}
+
+// ---- restarting the server (tests/classroom.rs does it) ----
+
+const stdinLines = createInterface({ input: process.stdin });
+const lineWaiters = [];
+stdinLines.on("line", (line) => lineWaiters.shift()?.(line.trim()));
+
+// Resolves with the teacher URL the restarted server printed.
+async function restartServer() {
+  const answered = new Promise((resolve) => lineWaiters.push(resolve));
+  console.log("guide: restart the server");
+  const line = await Promise.race([answered, pause(30000).then(() => "timeout")]);
+  const [word, url] = line.split(" ");
+  check(word === "restarted" && url, `the server was not restarted (got ${line})`);
+  return url;
+}
+
+// The teacher URL as the projector opens it: on this machine, 127.0.0.1,
+// so that the students' origins (the LAN address among them) are not the
+// teacher's, as on separate laptops.
+function onProjector(teacherUrl) {
+  const url = new URL(teacherUrl);
+  url.hostname = "127.0.0.1";
+  return url.href;
+}
+
+// ---- the guide, played ----
+
+async function play(context) {
+  const [printedUrl, guidePath, outDir] = args;
+  const guide = readFileSync(guidePath, "utf8");
+  const port = new URL(printedUrl).port;
+  check(new URL(printedUrl).searchParams.get("key"), `the teacher URL ${printedUrl} has no key`);
+  const teacherUrl = onProjector(printedUrl);
+  mkdirSync(outDir, { recursive: true });
+
+  const teacher = context.pages()[0] ?? (await context.newPage());
+  watch(teacher, "teacher");
+  await teacher.setViewportSize({ width: 1280, height: 720 });
+  await teacher.goto(teacherUrl, { timeout: STEP_MS });
+  check(!new URL(teacher.url()).searchParams.has("key"), "the key stays in the projector's address bar");
+
+  step("the day before: the page shows the address students type, and its QR code");
+  const address = teacher.locator("[data-address]");
+  await address.waitFor({ state: "visible", timeout: STEP_MS });
+  const lanAddresses = Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i.family === "IPv4" && !i.internal)
+    .map((i) => i.address);
+  const shown = await teacher.locator("[data-address-url]").evaluateAll((links) => links.map((a) => a.href));
+  let lanUrl = null;
+  if (lanAddresses.length > 0) {
+    lanUrl = shown.find((url) => lanAddresses.includes(new URL(url).hostname) && new URL(url).port === port);
+    check(lanUrl, `the page shows ${JSON.stringify(shown)}, not this machine's ${lanAddresses.join(", ")} with port ${port}`);
+    await address.locator("summary").filter({ hasText: "QR code" }).click();
+    await address.locator(".qr svg").waitFor({ state: "visible", timeout: STEP_MS });
+  } else {
+    step("(this machine has no LAN address: the page must say so)");
+    check(/address was not found/.test(await address.textContent()), "no LAN address, and the page does not say so");
+  }
+
+  step("the day before: a student laptop opens /healthz on that address");
+  const studentUrls = [lanUrl, `http://127.0.0.2:${port}/`, `http://127.0.0.3:${port}/`].filter(Boolean);
+  if (studentUrls.length < 3) studentUrls.push(`http://127.0.0.4:${port}/`);
+  // Not watched: the browser's own /favicon.ico request is a 404 there.
+  const health = await context.newPage();
+  await health.goto(new URL("/healthz", studentUrls[0]).href, { timeout: STEP_MS });
+  check((await health.textContent("body")).trim() === "ok", "/healthz did not answer ok");
+  await health.close();
+  const students = [];
+  for (const [i, url] of studentUrls.entries()) {
+    const page = await context.newPage();
+    watch(page, `student ${i + 1}`);
+    await page.setViewportSize({ width: 1280, height: 720 });
+    const student = { page, url, requests: recordRequests(page), frames: recordFrames(page), ...(await recordHandshakes(context, page)) };
+    await page.goto(url, { timeout: STEP_MS });
+    students.push(student);
+  }
+  const teacherRequests = recordRequests(teacher);
+  const everyone = [teacher, ...students.map((s) => s.page)];
+  for (const page of everyone) {
+    for (const lane of LANES) {
+      await page.locator(`[data-lane="${lane}"] [data-connection], [data-lane="${lane}"] .timeline`).first().waitFor({ timeout: STEP_MS });
+    }
+    await recordMessages(page);
+    await recordIds(page);
+  }
+
+  step("who may change what: the generator is the teacher's, read-only for students");
+  const rateField = (page) => page.locator('form[data-action="rate"] [name="rate"]');
+  check(!(await rateField(teacher).evaluate((input) => input.readOnly)), "the teacher's generator field is read-only");
+  for (const student of students) {
+    check(await rateField(student.page).evaluate((input) => input.readOnly), `${student.url}: a student may change the generator`);
+    await student.page.locator('form[data-action="rate"] output').filter({ hasText: "set by the teacher" }).waitFor({ timeout: STEP_MS });
+  }
+
+  // ---- step 1 ----
+  step("step 1: generator at 1; one message, four ways, one id");
+  await setRate(teacher, 1);
+  const hello = `hello from row 3 ${Date.now()}`;
+  const [first, second, third] = students;
+  await publish(first.page, hello, everyone);
+  for (const [i, page] of everyone.entries()) {
+    const lanes = await seen(page);
+    const got = LANES.map((lane) => lanes[lane].find((m) => m.text === hello));
+    const ids = new Set(got.map((m) => m.id));
+    check(ids.size === 1, `page ${i}: the four lanes show ${[...ids].join(", ")} for one message`);
+    const pushed = Math.min(...got.slice(1).map((m) => m.at));
+    const polled = got[0].at;
+    check(polled - pushed <= 1000 + 750, `page ${i}: short polling got it ${Math.round(polled - pushed)} ms after the fastest lane (interval 1 s)`);
+  }
+
+  // ---- step 2 ----
+  step("step 2: each student a poll interval (5 s, 250 ms, 1 s), then Reset counters");
+  const intervals = [5000, 250, 1000];
+  for (const [i, student] of students.entries()) {
+    await student.page.locator('[name="poll-interval"]').selectOption(String(intervals[i]));
+    await student.page.locator('[data-action="reset"]').click();
+  }
+  const pollWindowStart = Date.now();
+  const classBefore = await classStat(teacher, "poll", "requests");
+  step("watching the short-polling lanes for 16 s");
+  await pause(16000);
+  const classAfter = await classStat(teacher, "poll", "requests");
+  const teacherOwn = teacherRequests.filter((r) => r.url.includes("/api/poll") && r.at >= pollWindowStart).length;
+  const p50s = [];
+  const measured = [];
+  for (const [i, student] of students.entries()) {
+    const asked = student.requests.filter((r) => r.url.includes("/api/poll") && r.at >= pollWindowStart && r.sentAt).map((r) => r.sentAt);
+    const gaps = asked.slice(1).map((at, k) => at - asked[k]);
+    const gap = median(gaps);
+    check(gaps.length >= 2 && gap >= intervals[i] * 0.9 && gap <= intervals[i] * 1.4 + 150,
+      `student ${i + 1}: polls every ${gap} ms at the ${intervals[i]} ms setting`);
+    p50s.push(await browserP50(student.page, "poll"));
+    // The same latency measured here, on the server's own clock (this
+    // machine's), free of the page's clock-offset estimate, which a busy
+    // test machine can throw off by a few hundred milliseconds.
+    const latencies = student.requests
+      .filter((r) => r.url.includes("/api/poll") && r.at >= pollWindowStart && r.body)
+      .flatMap((r) => r.body.messages.map((m) => r.answeredAt - m.published_at_us / 1000));
+    check(latencies.length >= 5, `student ${i + 1}: only ${latencies.length} messages by short polling`);
+    const roundTrip = median(student.requests.filter((r) => r.url.includes("/api/poll") && r.answeredAt).map((r) => r.answeredAt - r.sentAt));
+    const p50 = median(latencies);
+    // Half the time between polls, plus the round trip (a busy machine's
+    // may be long). The median of some fifteen random waits strays from
+    // half by a tenth or so of the time between polls; three times that
+    // is allowed.
+    const expected = gap / 2 + roundTrip;
+    step(`  ${intervals[i]} ms: p50 ${Math.round(p50)} ms measured, ${p50s[i]} ms on the page; expected about ${Math.round(expected)} (polls ${Math.round(gap)} ms apart, round trip ${Math.round(roundTrip)} ms)`);
+    check(Math.abs(p50 - expected) < 0.4 * gap + 100, `student ${i + 1}: p50 ${Math.round(p50)} ms at the ${intervals[i]} ms setting`);
+    measured.push(p50);
+  }
+  check(p50s.every(Number.isFinite), `this browser's p50 is not shown: ${p50s.join(", ")}`);
+  check(p50s[1] < p50s[0], "this browser's p50 at 250 ms is not below its p50 at 5 s");
+  check(await drawn(second.page, "poll", ".arrow.empty") > 0, "no grey (empty) answers in the 250 ms lane");
+  check(classAfter - classBefore > teacherOwn + 20,
+    `the requests figure grew by ${classAfter - classBefore} while this browser asked ${teacherOwn} times: it is not the class's`);
+
+  step("step 2: generator at 0: polls go on, messages stop");
+  await first.page.locator('[name="poll-interval"]').selectOption("1000");
+  await setRate(teacher, 0);
+  for (const student of students) {
+    await until(async () => (await rateField(student.page).inputValue()) === "0", `${student.url}: the read-only generator field following the teacher's 0`);
+  }
+  // Until nothing more arrives: the last messages reach every lane.
+  let last = await classStat(teacher, "poll", "messages");
+  await until(async () => {
+    await pause(2500);
+    const now = await classStat(teacher, "poll", "messages");
+    const settled = now === last;
+    last = now;
+    return settled;
+  }, "messages to stop after the generator was set to 0", 20000);
+  const requestsQuiet = await classStat(teacher, "poll", "requests");
+  const greyQuiet = await drawn(teacher, "poll", ".arrow.empty");
+  step("watching with the generator at 0 for 4 s");
+  await pause(4000);
+  check(await classStat(teacher, "poll", "requests") > requestsQuiet + 8, "requests stopped with the generator");
+  check(await classStat(teacher, "poll", "messages") === last, "messages went on with the generator at 0");
+  check(await drawn(teacher, "poll", ".arrow.empty") > greyQuiet, "no new grey answers with the generator at 0");
+
+  // ---- step 3 ----
+  step("step 3: long-poll timeout 5 s, pause and resume: one grey answer per 5 s");
+  const lp = second.page.locator('[data-lane="longpoll"]');
+  await lp.locator('[name="longpoll-timeout"]').selectOption("5");
+  await lp.locator('[data-action="pause"]').click();
+  const resumedAt = Date.now();
+  await lp.locator('[data-action="pause"]').click();
+  const parked = await until(
+    () => second.requests.find((r) => r.url.includes("/api/longpoll") && r.at >= resumedAt),
+    "a long-poll sent on resume",
+    3000,
+  );
+  check(/[?&]timeout=5(&|$)/.test(parked.url), `the new long-poll asks ${parked.url}, not timeout=5`);
+  await until(() => parked.answeredAt && parked.body, "the long-poll to time out", 9000);
+  const held = parked.answeredAt - parked.sentAt;
+  check(held >= 4500 && held <= 7000, `the empty answer came after ${held} ms, not 5 s`);
+  check(parked.body.messages.length === 0, "the long-poll timed out with messages");
+  await until(() => drawn(second.page, "longpoll", ".arrow.empty"), "a grey long-poll answer drawn");
+  check(await drawn(second.page, "longpoll", ".held") > 0, "no held (dotted) wait drawn");
+
+  step("step 3: the teacher publishes: the held long-poll answers at once, coloured");
+  const now = `now ${Date.now()}`;
+  const publishedAt = Date.now();
+  await publish(teacher, now, [second.page]);
+  const answer = await until(
+    () => second.requests.find((r) => r.url.includes("/api/longpoll") && r.answeredAt >= publishedAt && r.body?.messages?.some((m) => m.text === now)),
+    "the long-poll answer carrying the message",
+  );
+  const publishedUs = answer.body.messages.find((m) => m.text === now).published_at_us;
+  const waited = answer.answeredAt - publishedUs / 1000;
+  check(waited < 1000, `the long-poll answered ${Math.round(waited)} ms after the publish`);
+  check(await newestAnswer(second.page, "longpoll") === "news", "the long-poll answer was not drawn coloured");
+
+  // ---- step 4 ----
+  step("step 4: generator at 1; curl -sN on the projector shows the wire");
+  // The guide sets 1; the test sets 2, to see the restart bring back the command's 1.
+  await setRate(teacher, 2);
+  const projector = codeLines(guide, "sh").find((line) => line.startsWith("curl -sN") && line.includes("127.0.0.1:8080/api/sse"));
+  check(projector, "the guide's curl -sN on the projector");
+  const curl = spawn("sh", ["-c", projector.replace("127.0.0.1:8080", `127.0.0.1:${port}`)], { stdio: ["ignore", "pipe", "inherit"] });
+  let wire = "";
+  curl.stdout.on("data", (chunk) => (wire += chunk));
+  const curlExited = new Promise((resolve) => curl.on("close", resolve));
+  await until(() => /id: \d+\nevent: message\ndata: \{/.test(wire), "curl to show an event");
+  check(wire.startsWith("retry: 2000\nevent: hello\n"), `the stream starts ${JSON.stringify(wire.slice(0, 40))}`);
+  for (const student of students) {
+    const streams = student.requests.filter((r) => r.url.includes("/api/sse"));
+    check(streams.length === 1, `${student.url}: ${streams.length} SSE requests before the restart, not one`);
+  }
+
+  step("step 4: Ctrl-C and the same command: the browser's EventSource reconnects with Last-Event-ID");
+  const beforeRestart = await Promise.all(students.map(async (s) => Math.max(...(await seen(s.page)).sse.filter((m) => m.id).map((m) => m.id))));
+  const restartAt = Date.now();
+  const problemsBefore = problems.length;
+  const restartedUrl = await restartServer();
+  const curlCode = await Promise.race([curlExited, pause(STEP_MS).then(() => "still running")]);
+  check(curlCode === 0, `curl did not end with the stream (exit ${curlCode})`);
+  for (const [i, student] of students.entries()) {
+    const again = await until(
+      () => student.requests.find((r) => r.url.includes("/api/sse") && r.at > restartAt && r.headers),
+      `${student.url}: the browser's SSE reconnect`,
+    );
+    const lastEventId = Number(again.headers["last-event-id"]);
+    check(lastEventId >= beforeRestart[i], `${student.url}: reconnected with Last-Event-ID ${again.headers["last-event-id"]}, having seen ${beforeRestart[i]}`);
+    const sseSeen = (await seen(student.page)).sse;
+    check(sseSeen.some((m) => m.id === lastEventId), `${student.url}: Last-Event-ID ${lastEventId} is no id the lane showed`);
+    const marks = await until(async () => {
+      const texts = await labels(student.page, "sse");
+      return texts.some((t) => t.includes(`Last-Event-ID: ${lastEventId}`)) && texts;
+    }, `${student.url}: "browser retries · Last-Event-ID: ${lastEventId}" in the SSE dialogue`);
+    check(marks.some((t) => t.includes("browser retries")), "the reconnect is not drawn as the browser's");
+    await until(async () => (await seen(student.page)).sse.some((m) => m.note?.includes("server restarted: starting over")),
+      `${student.url}: the SSE lane saying it starts over`);
+    await until(async () => {
+      const lanes = await seen(student.page);
+      return LANES.every((lane) => {
+        const restarted = lanes[lane].findLastIndex((m) => m.note?.includes("starting over"));
+        return restarted >= 0 && lanes[lane].slice(restarted).some((m) => m.id);
+      });
+    }, `${student.url}: every lane saying it starts over, then receiving the new run's messages`);
+    check((await labels(student.page, "ws")).some((t) => t.startsWith("backoff: retry in")), `${student.url}: the WebSocket lane's own backoff not drawn`);
+  }
+  const rate = await teacher.evaluate(() => fetch("/api/generator").then((r) => r.json()));
+  check(rate.rate === 1, `after the restart the generator runs at ${rate.rate}, not the command's 1`);
+  step("step 4: the projector opens the new teacher URL (a new key)");
+  check(restartedUrl !== printedUrl, "the restarted server kept the old key");
+  await teacher.goto(onProjector(restartedUrl), { timeout: STEP_MS });
+  await recordMessages(teacher);
+  await recordIds(teacher);
+  // The restart's refused connections are the lesson, not a fault of the page.
+  const expected = /ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|ERR_INCOMPLETE_CHUNKED_ENCODING|WebSocket connection to .* failed|Failed to load resource/;
+  for (let i = problems.length - 1; i >= problemsBefore; i--) if (expected.test(problems[i])) problems.splice(i, 1);
+
+  step("step 4: pause the SSE lane, publish meanwhile, resume: nothing missed, in order");
+  const sse = third.page.locator('[data-lane="sse"]');
+  await sse.locator('[data-action="pause"]').click();
+  await sse.locator("[data-connection]").filter({ hasText: "paused" }).waitFor({ timeout: STEP_MS });
+  const shownBeforePause = (await seen(third.page)).sse.filter((m) => m.id).length;
+  const during = [`while paused 1 ${Date.now()}`, `while paused 2 ${Date.now()}`];
+  for (const text of during) await publish(teacher, text);
+  await sse.locator('[data-action="pause"]').click();
+  await until(async () => (await seen(third.page)).sse.some((m) => m.text === during[1]), "the messages published during the pause");
+  const ids = (await seen(third.page)).sse.filter((m) => m.id).map((m) => m.id);
+  const after = ids.slice(shownBeforePause - 1);
+  check(after.every((id, k) => k === 0 || id === after[k - 1] + 1), `ids after the pause are not consecutive: ${after.join(", ")}`);
+
+  // ---- step 5 ----
+  step("step 5: the handshake as DevTools shows it, and /api/ws-accept agrees");
+  await setRate(teacher, 1);
+  const handshake = await until(() => first.handshakes.findLast((h) => h.accept), "a WebSocket handshake seen");
+  check(handshake.status === 101, `the handshake answered ${handshake.status}`);
+  const accepted = await first.page.evaluate((key) => fetch(`/api/ws-accept?key=${encodeURIComponent(key)}`).then((r) => r.text()), handshake.key);
+  check(accepted.includes(handshake.accept), `/api/ws-accept says ${accepted} for ${handshake.key}, the server answered ${handshake.accept}`);
+
+  step("step 5: send over the WebSocket: the publish frame goes up");
+  const upText = `over the socket ${Date.now()}`;
+  const framesBefore = first.frames.length;
+  await publish(first.page, upText, everyone, "ws");
+  const frames = first.frames.slice(framesBefore);
+  const up = frames.find((f) => f.up && f.payload.includes(upText));
+  check(up && JSON.parse(up.payload).type === "publish", "no publish frame sent up the WebSocket");
+  check(frames.some((f) => !f.up && JSON.parse(f.payload).type === "published"), "no published answer frame");
+  check(frames.some((f) => !f.up && f.payload.includes(upText) && JSON.parse(f.payload).type === "message"), "the message did not come back down");
+  await first.page.locator('form[data-action="publish"] output').filter({ hasText: "over the WebSocket" }).waitFor({ timeout: STEP_MS });
+  await until(async () => (await labels(first.page, "ws")).some((t) => t.includes("publish ↑")), '"publish ↑" in the WebSocket dialogue');
+  await until(async () => (await labels(first.page, "ws")).some((t) => /published #\d+/.test(t)), '"published #N" in the WebSocket dialogue');
+  await first.page.locator('[name="via"]').selectOption("post");
+
+  // ---- step 6 ----
+  step("step 6: the pairs' curl commands, as written in the guide");
+  const studentAddress = new URL(studentUrls[0]).host;
+  const commands = codeLines(guide, "sh").filter((line) => line.startsWith("curl ") && line.includes("ADDRESS"));
+  check(commands.length >= 4, `only ${commands.length} curl commands with ADDRESS in the guide`);
+  // The cursor first: the address's port may contain "57".
+  const fill = (command, cursor) => command.replaceAll("57", String(cursor)).replaceAll("ADDRESS", studentAddress);
+  const first_ = commands.find((c) => c.endsWith('/api/poll"'));
+  check(first_, 'the guide\'s first poll command, curl -s "http://ADDRESS/api/poll"');
+  const start = JSON.parse((await run(fill(first_, 0), 5000)).out);
+  check(Number.isInteger(start.next) && start.messages.length === 0, `the first poll answered ${JSON.stringify(start)}`);
+  const pairText = `pair 3 ${Date.now()}`;
+  await publish(second.page, pairText, [second.page]);
+  for (const command of commands.filter((c) => c !== first_)) {
+    const filled = fill(command.replace("--max-time 20", "--max-time 3"), start.next);
+    const resume = command.includes("Last-Event-ID");
+    const running = run(filled, resume ? 2000 : 10000);
+    // The partner publishes while the stream runs, so it has an event.
+    if (command.includes("/api/sse") && !resume) await pause(1000).then(() => publish(second.page, `pair 3 again ${Date.now()}`, [second.page]));
+    const { out, code } = await running;
+    step(`  ${filled.slice(0, 110)} → exit ${code}`);
+    if (resume) {
+      const first = out.match(/id: (\d+)/);
+      check(first && Number(first[1]) === start.next + 1, `resuming from ${start.next} began at ${first?.[1]}`);
+      continue;
+    }
+    const bytes = out.match(/bytes: (\d+) up, (\d+) \+ (\d+) down/);
+    check(bytes && Number(bytes[1]) > 0 && Number(bytes[2]) > 0 && Number(bytes[3]) > 0, `no bytes line from: ${filled}\n${out}`);
+    if (command.includes("/api/sse")) {
+      check(code === 28 && /retry: 2000/.test(out) && /id: \d+/.test(out), `the SSE command printed:\n${out}`);
+      continue;
+    }
+    const [answerJson, timeJson] = out.split("\n").filter((l) => l.startsWith("{"));
+    const { messages } = JSON.parse(answerJson);
+    const { now_us } = JSON.parse(timeJson);
+    check(messages.length > 0, `${filled} answered no messages`);
+    const latencyMs = (now_us - messages[0].published_at_us) / 1000;
+    check(latencyMs >= 0 && latencyMs < 60000, `a latency of ${latencyMs} ms by hand`);
+    if (command.includes("/api/poll")) check(messages.some((m) => m.text === pairText), "the partner's message is not in the poll answer");
+  }
+
+  step("step 6: the console snippets, as written in the guide");
+  const snippets = codeLines(guide, "js").join("\n").split(/\n(?=const )/);
+  const wsSnippet = snippets.find((s) => s.includes("new WebSocket"));
+  const sseSnippet = snippets.find((s) => s.includes("new EventSource"));
+  check(wsSnippet && sseSnippet, "the guide's console snippets");
+  check(wsSnippet.split("\n").filter(Boolean).length === 3, "the WebSocket client is not three lines");
+  const logs = [];
+  third.page.on("console", (message) => logs.push(message.text()));
+  await inConsole(third.cdp, sseSnippet);
+  await inConsole(third.cdp, wsSnippet);
+  const byHand = /^pair 7 hello over the socket bytes: (\d+) ms: ([\d.]+)$/;
+  const wsLine = await until(() => logs.find((l) => byHand.test(l)), "the console WebSocket client's line for its own message");
+  const [, size, ms] = wsLine.match(byHand);
+  check(Number(size) > 50 && Number(ms) < 2000, `the console WebSocket client says ${wsLine}`);
+  await until(() => logs.find((l) => / ms: [\d.]+$/.test(l) && !byHand.test(l)), "the console EventSource client's lines");
+  await inConsole(third.cdp, "es.close(); ws.close();");
+
+  // ---- step 7 ----
+  step("step 7: four tabs of the page: the notice says why the fourth waits");
+  const tabs = [];
+  for (let n = 2; n <= 4; n++) {
+    const tab = await context.newPage();
+    watch(tab, `student 1, tab ${n}`);
+    tabs.push(tab);
+    await tab.goto(first.url, { timeout: 30000, waitUntil: "commit" });
+  }
+  const notice = first.page.locator('[data-notice="tabs"]');
+  await notice.filter({ hasText: "4 tabs" }).waitFor({ state: "visible", timeout: 30000 });
+  const said = await notice.textContent();
+  check(/6 of 6/.test(said) && /wait/.test(said), `the notice says: ${said}`);
+  check(await notice.locator('[data-action="park"]').isVisible(), "no button to pause long-poll and SSE");
+  const studentStatsBefore = await classStat(third.page, "ws", "messages");
+  await until(async () => (await classStat(third.page, "ws", "messages")) > studentStatsBefore, "another laptop's figures to keep moving", 10000);
+  for (const tab of tabs) await tab.close({ runBeforeUnload: true });
+  await notice.waitFor({ state: "hidden", timeout: STEP_MS });
+
+  // ---- step 8 ----
+  step("step 8: the generator back at 1");
+  await setRate(teacher, 1);
+  await teacher.screenshot({ path: join(outDir, "guide-teacher.png") });
+}
+
+// ---- the copies on paper ----
+
+// A4 is 210 mm wide, Letter 215.9 mm; both less 15 mm margins each side
+// (static/docs.css, @page), at 96 CSS px per inch.
+const PRINTABLE_PX = { A4: ((210 - 30) / 25.4) * 96, Letter: ((215.9 - 30) / 25.4) * 96 };
+const SCREENSHOT_WIDTH = 800;
+
+async function print(context) {
+  const [base, outDir] = args;
+  mkdirSync(outDir, { recursive: true });
+  const page = context.pages()[0] ?? (await context.newPage());
+  watch(page, "print");
+  for (const [copy, path] of [["teacher", "/docs/08-classroom-guide"], ["handout", "/docs/handout"]]) {
+    step(`${copy}: as paper shows it`);
+    await page.emulateMedia({ media: "print" });
+    await page.setViewportSize({ width: SCREENSHOT_WIDTH, height: 1000 });
+    await page.goto(new URL(path, base).href, { timeout: STEP_MS });
+    const looks = await page.evaluate(() => {
+      const style = (selector) => {
+        const element = document.querySelector(selector);
+        return element && getComputedStyle(element);
+      };
+      const shown = (selector) => [...document.querySelectorAll(selector)].filter((e) => getComputedStyle(e).display !== "none").length;
+      const colours = new Set([...document.querySelectorAll("article *")].map((e) => getComputedStyle(e).color));
+      const backgrounds = new Set(
+        [...document.querySelectorAll("body, main, article, article *")]
+          .map((e) => getComputedStyle(e).backgroundColor)
+          .filter((c) => c !== "rgba(0, 0, 0, 0)"),
+      );
+      return {
+        controls: shown("nav, p.copies, button, input, select, form"),
+        colours: [...colours],
+        backgrounds: [...backgrounds],
+        body: style("body").color,
+        answers: document.querySelectorAll("blockquote.answer").length,
+        writeIns: document.querySelectorAll("div.write-in").length,
+        linkAfter: getComputedStyle(document.querySelector('article a[href^="/"], article a[href^="http"]'), "::after").content,
+      };
+    });
+    check(looks.controls === 0, `${copy}: ${looks.controls} navigation or control elements on paper`);
+    check(looks.colours.every((c) => c === "rgb(0, 0, 0)"), `${copy}: text colours on paper ${looks.colours.join(", ")}`);
+    check(looks.backgrounds.every((c) => c === "rgb(255, 255, 255)"), `${copy}: backgrounds on paper ${looks.backgrounds.join(", ")}`);
+    check(looks.linkAfter.includes("attr") || looks.linkAfter.includes("("), `${copy}: links do not say where they lead (${looks.linkAfter})`);
+    check(copy === "teacher" ? looks.answers > 0 && looks.writeIns === 0 : looks.answers === 0 && looks.writeIns > 0, `${copy}: ${looks.answers} answers, ${looks.writeIns} boxes to write in`);
+    await page.screenshot({ path: join(outDir, `print-${copy}.png`), fullPage: true });
+
+    for (const [paper, width] of Object.entries(PRINTABLE_PX)) {
+      await page.setViewportSize({ width: Math.floor(width), height: 1000 });
+      const wide = await page.evaluate(() => {
+        const limit = document.documentElement.clientWidth;
+        return [...document.querySelectorAll("article *")]
+          .filter((e) => e.getBoundingClientRect().right > limit + 1 || e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== "visible")
+          .map((e) => `${e.tagName.toLowerCase()}: ${e.textContent.slice(0, 60)}`);
+      });
+      check(wide.length === 0, `${copy} on ${paper}: wider than the paper:\n${wide.slice(0, 5).join("\n")}`);
+      const pdf = await page.pdf({ format: paper });
+      check(pdf.length > 10000, `${copy}: no ${paper} PDF`);
+    }
+  }
+}
+
+if (mode === "play") await runInBrowser(play, join(args[2] ?? "target/browser", "guide-failure.png"));
+else if (mode === "print") await runInBrowser(print, join(args[1] ?? "target/browser", "print-failure.png"));
+else {
+  console.error("usage: node guide.test.mjs play <url> <guide.md> <outdir> | print <url> <outdir>");
+  process.exit(2);
+}
