@@ -4,7 +4,7 @@
 // (lane.js, drawn by timeline.js), and keep the figures (figures.js) and
 // charts (charts.js, comparison.js) moving. The knobs are in controls.js,
 // the note about other tabs in tabs.js, the shared broker's line in
-// broker.js.
+// broker.js, the one spoken summary in announce.js.
 
 import { Clock } from "./clock.js";
 import { Lane } from "./lane.js";
@@ -15,6 +15,7 @@ import { watchTabs } from "./tabs.js";
 import { teacherKey, role } from "./teacher.js";
 import { showBroker } from "./broker.js";
 import { strip } from "./charts.js";
+import { announce } from "./announce.js";
 import * as poll from "./lanes/poll.js";
 import * as longpoll from "./lanes/longpoll.js";
 import * as sse from "./lanes/sse.js";
@@ -47,6 +48,8 @@ poll.run(lanes.poll, settings);
 longpoll.run(lanes.longpoll, settings);
 sse.run(lanes.sse);
 ws.run(lanes.ws);
+
+announce(document.querySelector("[data-announce]"), lanes);
 
 const figures = new Figures(lanes, document.querySelector('[data-notice="stalled"]'));
 const comparison = new Comparison(lanes, figures);

@@ -28,9 +28,10 @@ export function wireControls({ lanes, figures, comparison, settings, key, role }
     settings.pollIntervalMs = Number(event.target.value);
     lanes.poll.nudge();
   });
-  // Takes effect with the next request: the parked one keeps its timeout.
+  // The parked request was made with the old timeout: ask again at once.
   document.querySelector('[name="longpoll-timeout"]').addEventListener("change", (event) => {
     settings.longpollTimeoutS = Number(event.target.value);
+    lanes.longpoll.reissue(`timeout now ${settings.longpollTimeoutS} s: asking again`);
   });
   for (const lane of Object.values(lanes)) {
     lane.pauseButton.addEventListener("click", () => lane.toggle());

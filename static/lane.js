@@ -34,6 +34,10 @@ export class Lane {
     this.uplink = null;
     // SSE only: EventSource stopped reconnecting, so the lane's retry is next.
     this.browserGaveUp = false;
+    // Why the request in flight was dropped to ask again (see reissue).
+    this.reissuing = null;
+    // Messages shown since the page loaded, for the spoken summary.
+    this.delivered = 0;
   }
 
   // ---- what a client reports ----
@@ -76,10 +80,17 @@ export class Lane {
     this.status(why === "paused" ? "paused" : "closed");
   }
 
-  // A request failed. Unless we aborted it by pausing, wait before retrying.
+  // A request failed. Unless we aborted it by pausing, or to ask again with
+  // a new setting, wait before retrying.
   async failed(request, error, backoff) {
     if (this.paused) {
       this.timeline.cancel(request);
+      return;
+    }
+    if (this.reissuing) {
+      this.timeline.cancel(request);
+      this.timeline.mark(this.reissuing, "pause");
+      this.reissuing = null;
       return;
     }
     this.timeline.fail(request, error.status ? String(error.status) : "error");
@@ -161,6 +172,17 @@ export class Lane {
     this.endWait();
   }
 
+  // A setting changed that the request in flight was made with (the
+  // long-poll's timeout): drop that request and ask again at once, saying
+  // `why` on the timeline, instead of waiting up to the old timeout.
+  reissue(why) {
+    if (this.paused) return;
+    this.reissuing = why;
+    this.controller.abort();
+    this.controller = new AbortController();
+    this.endWait();
+  }
+
   pause() {
     if (this.paused) return;
     this.paused = true;
@@ -195,6 +217,7 @@ export class Lane {
   // ---- drawing ----
 
   deliver(message) {
+    this.delivered += 1;
     const ms = this.clock.latencyMs(message.published_at_us);
     this.samples.push({ at: performance.now(), ms });
     if (this.samples.length > KEPT_SAMPLES) this.samples.shift();
@@ -214,7 +237,9 @@ export class Lane {
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = message.text;
-    item.append(id, author, text);
+    // Separators in the text itself, so a screen reader and a copy-paste
+    // keep id, author and text apart.
+    item.append(id, " · ", author, ": ", text);
     this.prepend(item);
   }
 
@@ -236,6 +261,7 @@ export class Lane {
 
   showPaused() {
     this.pauseButton.textContent = this.paused ? "resume" : "pause";
+    this.pauseButton.setAttribute("aria-label", `${this.pauseButton.textContent} ${this.title}`);
     this.pauseButton.setAttribute("aria-pressed", String(this.paused));
     this.root.classList.toggle("paused", this.paused);
     this.status(this.paused ? "paused" : "connecting");

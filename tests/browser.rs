@@ -97,6 +97,35 @@ fn the_sse_lane_reconnects_as_the_browser_does() {
     );
 }
 
+/// Settings act at once (a new long-poll timeout is asked with at once),
+/// and every control says which lane it acts on.
+#[test]
+fn settings_act_at_once_and_controls_say_what_they_act_on() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let server = Server::start(pushlab::Config {
+        // Off: a parked long-poll stays parked until the test changes its timeout.
+        rate: 0.0,
+        workers: Some(2),
+        ..pushlab::Config::default()
+    });
+    let node = Command::new("node")
+        .arg(root.join("tests/browser/controls.test.mjs"))
+        .arg(format!("http://{}/", server.addr))
+        .arg(root.join("target/browser/controls.png"))
+        .spawn()
+        .expect("start node");
+    let status = wait_bounded(node, BROWSER_TIMEOUT);
+    server.stop();
+    assert_eq!(
+        status,
+        Some(0),
+        "the browser test failed (its output is above)"
+    );
+}
+
 /// Who steers the class: with the controls closed, a student's page shows
 /// the generator rate read-only and follows it; the teacher's page, opened
 /// with the key, changes it.

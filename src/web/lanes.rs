@@ -22,11 +22,11 @@ pub const LANES: [Lane; 4] = [
     Lane {
         key: "poll",
         name: "Short polling",
-        summary: "asks on a timer: any news? — mostly no",
-        seeing: "Each zigzag is one request and its answer, and most answers come back \
-                 thin and grey: empty. The browser asks whether or not anything happened, \
-                 so a message waits on average half the interval for the next question. \
-                 Shorten the interval and latency falls while requests and bytes per \
+        summary: "asks on a timer: any news? — often no",
+        seeing: "Each zigzag is one request and its answer; the thin grey ones came \
+                 back empty (at 1 message/s and a 1 s interval, about a third of them). \
+                 The browser asks whether or not anything happened, so a message \
+                 waits on average half the interval for the next question. Shorten the interval and latency falls while requests and bytes per \
                  message climb.",
         chapter: "02-short-polling",
     },
