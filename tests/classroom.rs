@@ -170,6 +170,38 @@ fn every_question_in_the_guide_has_its_answer() {
     assert!(questions >= 20, "only {questions} questions found");
 }
 
+/// The timed steps add up to 40 minutes, one after the other from 0, which
+/// leaves 5 of the lesson's 45 as slack; each heading's minutes match its
+/// span ("(7 minutes, 4–11)").
+#[test]
+fn the_steps_fill_forty_of_the_forty_five_minutes() {
+    let mut end = 0;
+    let mut steps = 0;
+    for line in GUIDE.lines().filter(|l| l.starts_with("### Step ")) {
+        let timing = line
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(inside, _)| inside)
+            .unwrap_or_else(|| panic!("no (N minutes, A–B) in {line:?}"));
+        let (minutes, span) = timing
+            .split_once(" minutes, ")
+            .unwrap_or_else(|| panic!("{line:?}"));
+        let (from, to) = span.split_once('–').unwrap_or_else(|| panic!("{line:?}"));
+        let [minutes, from, to]: [u32; 3] =
+            [minutes, from, to].map(|n| n.trim().parse().unwrap_or_else(|_| panic!("{line:?}")));
+        assert_eq!(
+            from, end,
+            "{line:?} does not start where the step before ended"
+        );
+        assert_eq!(to - from, minutes, "{line:?}");
+        end = to;
+        steps += 1;
+    }
+    assert!(steps >= 8, "only {steps} steps");
+    assert_eq!(end, 40, "the timed steps take {end} minutes, not 40");
+    assert!(GUIDE.contains("45-minute lesson") && GUIDE.contains("5 minutes are slack"));
+}
+
 /// The handout asks every question the teacher copy asks, leaves room to
 /// write under each, and holds no answer and no teacher's note; the teacher
 /// copy has them all.

@@ -258,6 +258,7 @@ async function play(context) {
   step("the day before: the page shows the address students type, and its QR code");
   const address = teacher.locator("[data-address]");
   await address.waitFor({ state: "visible", timeout: STEP_MS });
+  check((await address.textContent()).includes("Students open"), "the address is not introduced as \"Students open\"");
   const lanAddresses = Object.values(networkInterfaces())
     .flat()
     .filter((i) => i.family === "IPv4" && !i.internal)
@@ -307,6 +308,19 @@ async function play(context) {
   for (const student of students) {
     check(await rateField(student.page).evaluate((input) => input.readOnly), `${student.url}: a student may change the generator`);
     await student.page.locator('form[data-action="rate"] output').filter({ hasText: "set by the teacher" }).waitFor({ timeout: STEP_MS });
+  }
+
+  step("who may change what: the poll intervals and long-poll timeouts the guide lists are the page's");
+  const listed = (setting) => {
+    const at = guide.indexOf(`**${setting}**`);
+    check(at >= 0, `the guide does not list the ${setting}s`);
+    const list = guide.slice(at, guide.indexOf(")", at));
+    return [...list.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+  };
+  for (const [setting, name] of [["poll interval", "poll-interval"], ["long-poll timeout", "longpoll-timeout"]]) {
+    const options = await teacher.locator(`[name="${name}"] option`).allTextContents();
+    const guideSays = listed(setting);
+    check(JSON.stringify(options.map((o) => o.trim())) === JSON.stringify(guideSays), `the page offers ${options.join(", ")} as ${setting}; the guide lists ${guideSays.join(", ")}`);
   }
 
   // ---- step 1 ----
