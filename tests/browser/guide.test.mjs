@@ -323,6 +323,16 @@ async function play(context) {
     check(JSON.stringify(options.map((o) => o.trim())) === JSON.stringify(guideSays), `the page offers ${options.join(", ")} as ${setting}; the guide lists ${guideSays.join(", ")}`);
   }
 
+  step("whose figures: the counters are marked the whole class's, the latency rows and charts say whose");
+  for (const lane of LANES) {
+    const root = teacher.locator(`[data-lane="${lane}"]`);
+    check((await root.locator(".whose").textContent()).includes("whole class · every browser, every curl"), `${lane}: the counters are not marked the whole class's`);
+    const rows = (await root.locator("table.latency tbody th").allTextContents()).map((t) => t.trim());
+    check(JSON.stringify(rows) === JSON.stringify(["class, at the server", "this browser"]), `${lane}: latency rows ${rows.join(", ")}`);
+  }
+  const captions = await teacher.locator(".compare figcaption").allTextContents();
+  check(/this browser/.test(captions[0]) && /whole class/.test(captions[1]), `chart captions: ${captions.join(" | ")}`);
+
   // ---- step 1 ----
   step("step 1: generator at 1; one message, four ways, one id");
   await setRate(teacher, 1);
