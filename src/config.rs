@@ -56,6 +56,22 @@ pub struct Config {
     #[arg(long, default_value_t = 1 << 20)]
     pub echo_max_message: usize,
 
+    /// Bytes that may wait to be sent to one /ws/echo client. A message to
+    /// echo that would make more wait (and is not the only one waiting)
+    /// means the client stopped reading: it is closed with 1008 and counted
+    /// in echo.slow_consumers. So one client that stops reading holds at
+    /// most this (or one message, if larger) plus the 96 KiB of its write
+    /// buffer and slice, and the message it is sending.
+    #[arg(long, default_value_t = 2 << 20)]
+    pub echo_max_queued: usize,
+
+    /// /ws/echo connections open at once; one more is refused with 503 and
+    /// Retry-After. Apart from --max-websockets: the demo must not take the
+    /// class's /ws places, and an echo client can hold far more memory
+    /// (--echo-max-queued plus --echo-max-message, about 3 MiB).
+    #[arg(long, default_value_t = 100)]
+    pub max_echo: usize,
+
     /// How often the server pings each WebSocket client.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub ws_ping_interval: Duration,
@@ -122,6 +138,8 @@ impl Default for Config {
             teacher_key: None,
             open_controls: None,
             echo_max_message: 1 << 20,
+            echo_max_queued: 2 << 20,
+            max_echo: 100,
             ws_ping_interval: Duration::from_secs(10),
             ws_idle_timeout: Duration::from_secs(30),
             sse_keepalive: Duration::from_secs(15),

@@ -113,7 +113,7 @@ impl Serialize for Message {
 /// it can no longer get.
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub messages: Vec<Arc<Message>>,
+    pub messages: Messages,
     /// Messages after the cursor that the ring no longer holds.
     pub missed: u64,
     /// True when the cursor did not belong to this run of the hub (another
@@ -128,6 +128,67 @@ pub struct Batch {
 impl Batch {
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty() && self.missed == 0 && !self.reset
+    }
+}
+
+/// Messages handed out together, oldest first — used as a slice — and what
+/// the counters need to know about how the reader asked for them.
+///
+/// A client that comes back after a pause or a reconnect, or asks for
+/// `since=0`, gets messages published long before it asked: their latency
+/// is how long the client was away, not how fast the technique is. So the
+/// counters ([`crate::stats`]) report a message published more than
+/// [`crate::stats::LIVE_WINDOW`] before its request or connection began
+/// apart from live deliveries, and count the reads that took the whole ring.
+#[derive(Debug, Default)]
+pub struct Messages {
+    list: Vec<Arc<Message>>,
+    /// Every message was published after the reader began: a subscriber's
+    /// batches after its first. Otherwise (a read, or the backlog a
+    /// subscription starts with, both handed over as the request or
+    /// connection begins) a message may be from well before.
+    all_live: bool,
+    /// The reader's cursor lay before the oldest retained message, so it
+    /// got everything the ring holds: `since=0`, a cursor too old, or one
+    /// from another run.
+    whole_ring: bool,
+}
+
+impl Messages {
+    /// Messages published after their subscriber began.
+    fn live(list: Vec<Arc<Message>>) -> Messages {
+        Messages {
+            list,
+            all_live: true,
+            whole_ring: false,
+        }
+    }
+
+    /// Were all published after the reader began (none can be a backlog)?
+    pub fn all_live(&self) -> bool {
+        self.all_live
+    }
+
+    /// Did the reader take everything the ring holds?
+    pub fn whole_ring(&self) -> bool {
+        self.whole_ring
+    }
+}
+
+impl std::ops::Deref for Messages {
+    type Target = [Arc<Message>];
+
+    fn deref(&self) -> &Self::Target {
+        &self.list
+    }
+}
+
+impl<'a> IntoIterator for &'a Messages {
+    type Item = &'a Arc<Message>;
+    type IntoIter = std::slice::Iter<'a, Arc<Message>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
     }
 }
 
@@ -179,8 +240,13 @@ impl Ring {
         // its broker for longer than the broker kept them), so search for
         // the first wanted one and count every id that is not there.
         let first = self.messages.partition_point(|m| m.id <= after);
-        let messages: Vec<_> = self.messages.range(first..).cloned().collect();
-        let missed = (self.last_id - after) - messages.len() as u64;
+        let list: Vec<_> = self.messages.range(first..).cloned().collect();
+        let missed = (self.last_id - after) - list.len() as u64;
+        let messages = Messages {
+            whole_ring: first == 0 && !list.is_empty(),
+            all_live: false,
+            list,
+        };
         Batch {
             messages,
             missed,
@@ -474,9 +540,9 @@ impl Subscription {
                     // Hand out what we have; the next call catches up.
                     self.next = messages.last().map_or(self.next, |m| m.id);
                     let mut batch = self.catch_up().unwrap_or_default();
-                    messages.append(&mut batch.messages);
+                    messages.append(&mut batch.messages.list);
                     return Batch {
-                        messages,
+                        messages: Messages::live(messages),
                         missed: batch.missed,
                         reset: false,
                         lagged: true,
@@ -488,7 +554,7 @@ impl Subscription {
         let missed = skipped_ids(self.next, &messages);
         self.next = messages.last().map_or(self.next, |m| m.id);
         Batch {
-            messages,
+            messages: Messages::live(messages),
             missed,
             reset: false,
             lagged: false,
@@ -502,7 +568,7 @@ impl Subscription {
         self.wakeups = ring.wakeups.subscribe();
         self.epoch = Arc::clone(&ring.epoch);
         self.next = ring.last_id;
-        ring.after(Since::OtherEpoch)
+        self.reread(ring.after(Since::OtherEpoch))
     }
 
     /// Our queue overflowed: re-register and re-read the ring after our
@@ -513,11 +579,21 @@ impl Subscription {
         self.wakeups = ring.wakeups.subscribe();
         let batch = Batch {
             lagged: true,
-            ..ring.after(Since::After(self.next))
+            ..self.reread(ring.after(Since::After(self.next)))
         };
         self.next = ring.last_id;
         drop(ring);
         (!batch.is_empty()).then_some(batch)
+    }
+
+    /// A batch re-read from the ring because of the hub (a new epoch) or of
+    /// this subscriber's pace (it lagged), not because the client asked for
+    /// old messages: all were published after it subscribed, so all are
+    /// live, and even the whole ring is not counted as a read of it.
+    fn reread(&self, mut batch: Batch) -> Batch {
+        batch.messages.all_live = true;
+        batch.messages.whole_ring = false;
+        batch
     }
 }
 

@@ -169,7 +169,11 @@ fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
                 .wrap(from_fn(origin::guard))
                 .wrap(counted(Technique::ws).limit(config.max_websockets)),
         )
-        .service(resource("/ws/echo", GET, ws::echo).wrap(from_fn(origin::guard)))
+        .service(
+            resource("/ws/echo", GET, ws::echo)
+                .wrap(from_fn(origin::guard))
+                .wrap(traffic::Traffic::echo(state.stats.clone()).limit(config.max_echo)),
+        )
         .service(
             resource("/api/messages", POST, publish::post_message).wrap(from_fn(origin::guard)),
         )

@@ -22,8 +22,19 @@
 //!   refused with **429 Too Many Requests** and `Retry-After` (over
 //!   WebSocket: an error frame, and the connection stays open).
 //!
+//! - **How much may wait for one client**: a client that stops reading
+//!   must not make the server hold an ever-growing queue for it. `/ws`'s
+//!   frames are small and its session queue holds 32 of them; `/ws/echo`
+//!   echoes messages of up to `--echo-max-message` bytes, so its queue is
+//!   bounded in bytes (`--echo-max-queued`, see [`outbox`]), and its
+//!   connections have their own limit, `--max-echo`, refused like the
+//!   techniques' with 503.
+//!
 //! Every refusal is counted: `rejected` per technique, `publish_rejected`
-//! for the publish rate, at `/api/stats` and `/metrics`.
+//! for the publish rate, at `/api/stats` and `/metrics`; `/ws/echo`'s under
+//! `echo`.
+
+pub mod outbox;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -55,6 +66,15 @@ pub fn full(technique: Technique, max: usize) -> ApiError {
         Technique::sse => "open SSE streams",
         Technique::ws => "open WebSockets",
     };
+    server_full(what, max)
+}
+
+/// The 503 for one `/ws/echo` connection more than `--max-echo`.
+pub fn echo_full(max: usize) -> ApiError {
+    server_full("open /ws/echo connections", max)
+}
+
+fn server_full(what: &str, max: usize) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "server_full",

@@ -13,7 +13,15 @@
 //! only pushlab's own page. Only the zero-width joiners stay in the text:
 //! they hold emoji sequences (👩‍💻) and Persian and Indic words together,
 //! and they reorder nothing.
+//!
+//! Two names are the teacher's: `teacher`, and `generator`, the name the
+//! server's own random messages carry. Publishing under either needs the
+//! teacher key (see [`crate::teacher`]) unless the controls are open; a
+//! student gets 403 `teacher_only`, so nobody can speak for the teacher or
+//! pass a message off as the server's. They are compared as a reader sees
+//! them: without format or control characters, trimmed, in any case.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
@@ -29,6 +37,8 @@ pub const MAX_TEXT_CHARS: usize = 500;
 pub const MAX_BODY_BYTES: usize = 4096;
 /// Zero-width non-joiner and joiner: the format characters text keeps.
 const JOINERS: [char; 2] = ['\u{200C}', '\u{200D}'];
+/// The authors only the teacher may publish as, lowercase.
+pub const TEACHER_AUTHORS: [&str; 2] = ["teacher", crate::generator::AUTHOR];
 
 /// A message as a user submits it.
 #[derive(Debug, Deserialize)]
@@ -52,10 +62,14 @@ impl NewMessage {
     }
 
     /// Removes its format characters, validates what is left and, if it
-    /// is acceptable, publishes that; its id, or why it was not published.
-    pub async fn publish_to(&self, broker: &dyn Broker) -> Result<u64, ApiError> {
+    /// is acceptable — a teacher's name only from the `teacher` — publishes
+    /// that; its id, or why it was not published.
+    pub async fn publish_to(&self, broker: &dyn Broker, teacher: bool) -> Result<u64, ApiError> {
         let message = self.without_format_characters();
         message.validate()?;
+        if !teacher && message.has_teacher_author() {
+            return Err(teacher_author());
+        }
         broker
             .publish(&message.author, &message.text)
             .await
@@ -73,6 +87,17 @@ impl NewMessage {
                 .filter(|&c| !is_format(c) || JOINERS.contains(&c))
                 .collect(),
         }
+    }
+
+    /// Is the author one of [`TEACHER_AUTHORS`], as a reader would see it?
+    pub fn has_teacher_author(&self) -> bool {
+        let seen: String = self
+            .author
+            .chars()
+            .filter(|&c| !(is_format(c) || c.is_control()))
+            .collect();
+        let seen = seen.trim().to_lowercase();
+        TEACHER_AUTHORS.contains(&seen.as_str())
     }
 
     /// Refuses empty or over-long fields, saying which and why. A field of
@@ -111,6 +136,16 @@ fn check_length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The refusal of a teacher's name to a student.
+fn teacher_author() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "teacher_only",
+        "the authors \"teacher\" and \"generator\" are the teacher's: publish under your \
+         own name (the teacher publishes under them from the teacher URL, which carries ?key=…)",
+    )
+}
+
 /// A publish the broker did not confirm, as the client is told it: what
 /// became of the message, without the broker's own error text (an address,
 /// "Connection refused (os error 111)"), which goes to the log instead.
@@ -130,8 +165,9 @@ fn unconfirmed(error: BrokerError) -> ApiError {
 }
 
 /// `POST /api/messages` with `{"author": "...", "text": "..."}` → 201
-/// `{"id": N}`, 429 when this client is over its publish rate, 503 when
-/// the broker cannot be reached.
+/// `{"id": N}`, 403 for a teacher's name without the teacher key
+/// (`Authorization: Bearer KEY` or `?key=KEY`), 429 when this client is
+/// over its publish rate, 503 when the broker cannot be reached.
 pub async fn post_message(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -141,7 +177,8 @@ pub async fn post_message(
     state
         .publish_limit
         .check(req.peer_addr().map(|peer| peer.ip()))?;
-    let id = new.publish_to(state.broker.as_ref()).await?;
+    let teacher = state.teacher.allows(&req);
+    let id = new.publish_to(state.broker.as_ref(), teacher).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "id": id })))
 }
 
@@ -183,6 +220,23 @@ mod tests {
         ] {
             assert!(message(invisible, "x").validate().is_err(), "{invisible:?}");
             assert!(message("a", invisible).validate().is_err(), "{invisible:?}");
+        }
+    }
+
+    #[test]
+    fn the_teachers_names_are_seen_through_case_spaces_and_invisible_characters() {
+        for author in [
+            "teacher",
+            "Teacher",
+            " GENERATOR ",
+            "te\u{200B}acher",
+            "\u{202E}generator",
+            "teacher\u{0}",
+        ] {
+            assert!(message(author, "x").has_teacher_author(), "{author:?}");
+        }
+        for author in ["teachers", "the teacher", "gen erator", "ann"] {
+            assert!(!message(author, "x").has_teacher_author(), "{author:?}");
         }
     }
 

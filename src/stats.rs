@@ -16,8 +16,17 @@
 //! ([`crate::broker`]) each instance also reports the broker: reachable or
 //! not, its round-trip time, failed publishes and epoch resets.
 //! `/ws/echo`, the demo endpoint, is not a technique (it carries no hub
-//! messages): only its connections are counted, for the demo page's
-//! "connections open on the server".
+//! messages), but it is traffic like any other: its connections, bytes,
+//! refusals and slow consumers are counted apart, under `echo`.
+//!
+//! Latency percentiles are of *live* deliveries only. A client that comes
+//! back after a pause or a reconnect, or reads the whole ring with
+//! `since=0`, gets messages that were published long before it asked; their
+//! latency measures its absence, and one such client would otherwise move
+//! everyone's p99. A message published more than [`LIVE_WINDOW`] before the
+//! request or connection that delivers it began is a *backlog* delivery:
+//! counted in `backlog` with its own percentiles. Reads that took the whole
+//! ring are counted in `full_ring_reads`.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -32,7 +41,7 @@ use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 use crate::broker::Broker;
-use crate::hub::{Batch, Hub, Message, now_us};
+use crate::hub::{Batch, Hub, Messages, now_us};
 
 /// The four ways to get news to a browser.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EncodeLabelValue)]
@@ -68,38 +77,94 @@ struct QuantileLabel {
 /// digits: enough to tell 1.23 ms from 1.24 ms without a large table.
 const LATENCY_MAX_US: u64 = 3_600_000_000;
 
-/// The counters of one technique.
-pub struct TechniqueStats {
+/// How long before its request or connection began a message may have been
+/// published and still count as a live delivery. A short poll's messages
+/// all predate its request — by up to one poll interval for a client that
+/// keeps polling — so the window is the page's longest poll interval
+/// (10 s). A message older than that when its reader asked was waiting for
+/// a client that was away: a backlog delivery.
+pub const LIVE_WINDOW: Duration = Duration::from_secs(10);
+
+/// What [`crate::traffic`] counts for a route: requests, what is open now,
+/// bytes each way and refusals at the route's limit.
+#[derive(Default)]
+pub struct WireStats {
+    /// HTTP requests; for SSE and WebSockets, connections opened.
     pub requests: Counter,
-    pub empty_responses: Counter,
     pub connections_open: Gauge,
-    pub messages_delivered: Counter,
-    pub messages_missed: Counter,
     pub bytes_in: Counter,
     pub bytes_out: Counter,
-    /// Requests turned away with 503 because the technique was at its limit.
+    /// Requests turned away with 503 because the route was at its limit.
     pub rejected: Counter,
+}
+
+/// The counters of one technique.
+pub struct TechniqueStats {
+    pub wire: WireStats,
+    pub empty_responses: Counter,
+    /// Every message handed over, live and backlog alike (bytes per message
+    /// divides by this: the backlog's bytes were sent too).
+    pub messages_delivered: Counter,
+    pub messages_missed: Counter,
     /// Times a client that stopped reading fell too far behind: a WebSocket
     /// dropped because its queue stayed full, or a stream gapped because
     /// its hub queue overflowed and the ring no longer held what it missed.
     /// One slow client must cost a bounded amount, and be seen.
     pub slow_consumers: Counter,
-    /// A plain mutex: recording takes nanoseconds and never awaits.
+    /// Reads that took everything the ring holds: `since=0`, or a cursor
+    /// from before the oldest retained message or from another run. A
+    /// client that polls `since=0` over and over shows up here.
+    full_ring_reads: Counter,
+    /// Backlog deliveries: messages published more than [`LIVE_WINDOW`]
+    /// before their request or connection began.
+    backlog_delivered: Counter,
+    /// Live deliveries' latency. A plain mutex: recording takes nanoseconds
+    /// and never awaits.
     latency: Mutex<Histogram<u64>>,
+    /// Backlog deliveries' latency, kept apart so that one client's resume
+    /// does not move everyone's percentiles.
+    backlog_latency: Mutex<Histogram<u64>>,
 }
 
 impl TechniqueStats {
     /// Counts messages handed to a response or frame now, and how late
-    /// each one is.
-    pub fn delivered(&self, messages: &[Arc<Message>]) {
+    /// each one is: live ones in `latency_ms`, a backlog apart. Costs no
+    /// more than before for a batch without backlog: the split is one
+    /// comparison per message.
+    pub fn delivered(&self, messages: &Messages) {
         if messages.is_empty() {
             return;
         }
         let now = now_us();
         self.messages_delivered.inc_by(messages.len() as u64);
-        let mut latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        if messages.whole_ring() {
+            self.full_ring_reads.inc();
+        }
+        // A batch handed over as its request or connection begins (a
+        // read, a subscription's first batch) has `now` for that beginning;
+        // a later one holds only messages published since: no backlog.
+        let live_after = if messages.all_live() {
+            0
+        } else {
+            now.saturating_sub(LIVE_WINDOW.as_micros() as u64)
+        };
+        let mut live = lock(&self.latency);
+        let mut backlog = None;
+        let mut backlog_count = 0;
         for message in messages {
-            latency.saturating_record(now.saturating_sub(message.published_at_us).max(1));
+            let latency = now.saturating_sub(message.published_at_us).max(1);
+            if message.published_at_us < live_after {
+                // Locked only when there is a backlog, always after `live`.
+                backlog
+                    .get_or_insert_with(|| lock(&self.backlog_latency))
+                    .saturating_record(latency);
+                backlog_count += 1;
+            } else {
+                live.saturating_record(latency);
+            }
+        }
+        if backlog_count > 0 {
+            self.backlog_delivered.inc_by(backlog_count);
         }
     }
 
@@ -120,22 +185,35 @@ impl TechniqueStats {
 
     pub fn snapshot(&self) -> TechniqueSnapshot {
         TechniqueSnapshot {
-            requests: self.requests.get(),
+            requests: self.wire.requests.get(),
             empty_responses: self.empty_responses.get(),
-            connections_open: self.connections_open.get().max(0) as u64,
+            connections_open: self.wire.connections_open.get().max(0) as u64,
             messages_delivered: self.messages_delivered.get(),
             messages_missed: self.messages_missed.get(),
-            bytes_in: self.bytes_in.get(),
-            bytes_out: self.bytes_out.get(),
-            rejected: self.rejected.get(),
+            bytes_in: self.wire.bytes_in.get(),
+            bytes_out: self.wire.bytes_out.get(),
+            rejected: self.wire.rejected.get(),
             slow_consumers: self.slow_consumers.get(),
+            full_ring_reads: self.full_ring_reads.get(),
             latency_ms: self.latency_ms(),
+            backlog: BacklogSnapshot {
+                messages_delivered: self.backlog_delivered.get(),
+                latency_ms: self.backlog_latency_ms(),
+            },
         }
     }
 
     fn latency_ms(&self) -> LatencySnapshot {
         LatencySnapshot::of(&self.latency)
     }
+
+    fn backlog_latency_ms(&self) -> LatencySnapshot {
+        LatencySnapshot::of(&self.backlog_latency)
+    }
+}
+
+fn lock(histogram: &Mutex<Histogram<u64>>) -> std::sync::MutexGuard<'_, Histogram<u64>> {
+    histogram.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// `/api/stats`, per technique.
@@ -144,12 +222,23 @@ pub struct TechniqueSnapshot {
     pub requests: u64,
     pub empty_responses: u64,
     pub connections_open: u64,
+    /// Live and backlog deliveries together.
     pub messages_delivered: u64,
     pub messages_missed: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub rejected: u64,
     pub slow_consumers: u64,
+    pub full_ring_reads: u64,
+    /// Live deliveries only.
+    pub latency_ms: LatencySnapshot,
+    pub backlog: BacklogSnapshot,
+}
+
+/// `/api/stats`, per technique: deliveries that caught up a backlog.
+#[derive(Debug, Serialize)]
+pub struct BacklogSnapshot {
+    pub messages_delivered: u64,
     pub latency_ms: LatencySnapshot,
 }
 
@@ -165,7 +254,7 @@ pub struct LatencySnapshot {
 impl LatencySnapshot {
     /// The quantiles of a histogram of microseconds, in milliseconds.
     fn of(histogram: &Mutex<Histogram<u64>>) -> LatencySnapshot {
-        let h = histogram.lock().unwrap_or_else(PoisonError::into_inner);
+        let h = lock(histogram);
         let ms = |us: u64| us as f64 / 1000.0;
         if h.is_empty() {
             return LatencySnapshot::default();
@@ -190,37 +279,87 @@ impl LatencySnapshot {
     }
 }
 
-/// The connections of `/ws/echo`, the article's echo demo.
+/// `/ws/echo`, the article's echo demo: its traffic, counted apart from
+/// the four techniques so that the demo does not move their figures.
 pub struct EchoStats {
-    /// Connections opened since start-up.
+    /// Requests, connections open now, bytes each way and refusals at
+    /// `--max-echo`, counted by [`crate::traffic`].
+    pub wire: WireStats,
+    /// WebSocket sessions opened (handshakes that succeeded).
     pub connections: Counter,
-    /// Connections open now.
-    pub connections_open: Gauge,
+    /// Messages sent back.
+    pub messages: Counter,
+    /// Sessions closed because their client stopped reading while more than
+    /// `--echo-max-queued` bytes waited for it.
+    pub slow_consumers: Counter,
 }
 
 impl EchoStats {
     fn new(registry: &mut Registry) -> EchoStats {
         let stats = EchoStats {
+            wire: WireStats::default(),
             connections: Counter::default(),
-            connections_open: Gauge::default(),
+            messages: Counter::default(),
+            slow_consumers: Counter::default(),
         };
-        registry.register(
-            "echo_connections",
-            "WebSocket connections opened on /ws/echo",
-            stats.connections.clone(),
-        );
+        let counters = [
+            (
+                "echo_requests",
+                "HTTP requests to /ws/echo",
+                &stats.wire.requests,
+            ),
+            (
+                "echo_connections",
+                "WebSocket sessions opened on /ws/echo",
+                &stats.connections,
+            ),
+            (
+                "echo_messages",
+                "Messages /ws/echo sent back",
+                &stats.messages,
+            ),
+            (
+                "echo_bytes_in",
+                "Bytes received on /ws/echo, handshakes and frame headers included",
+                &stats.wire.bytes_in,
+            ),
+            (
+                "echo_bytes_out",
+                "Bytes sent on /ws/echo, handshakes and frame headers included",
+                &stats.wire.bytes_out,
+            ),
+            (
+                "echo_rejected",
+                "Handshakes refused with 503: /ws/echo was at --max-echo",
+                &stats.wire.rejected,
+            ),
+            (
+                "echo_slow_consumers",
+                "/ws/echo sessions closed because their client stopped reading",
+                &stats.slow_consumers,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
         registry.register(
             "echo_connections_open",
             "WebSocket connections open on /ws/echo now",
-            stats.connections_open.clone(),
+            stats.wire.connections_open.clone(),
         );
         stats
     }
 
     fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
-            "connections_open": self.connections_open.get().max(0),
+            "connections_open": self.wire.connections_open.get().max(0),
             "connections": self.connections.get(),
+            "requests": self.wire.requests.get(),
+            "messages": self.messages.get(),
+            "bytes_in": self.wire.bytes_in.get(),
+            "bytes_out": self.wire.bytes_out.get(),
+            "rejected": self.wire.rejected.get(),
+            "slow_consumers": self.slow_consumers.get(),
         })
     }
 }
@@ -322,6 +461,7 @@ pub struct Stats {
     techniques: [TechniqueStats; 4],
     registry: Registry,
     latency_gauges: Family<QuantileLabel, Gauge<f64, AtomicU64>>,
+    backlog_latency_gauges: Family<QuantileLabel, Gauge<f64, AtomicU64>>,
     hub_gauges: [Gauge; 3],
     uptime: Gauge,
     /// Publishes refused because their client was over its rate.
@@ -367,6 +507,15 @@ impl Stats {
             "slow_consumers",
             "Times a client that stopped reading was dropped (WebSocket) or gapped",
         );
+        let full_ring = family(
+            "full_ring_reads",
+            "Reads that took every retained message (since=0, or a cursor too old or foreign)",
+        );
+        let backlog = family(
+            "backlog_messages_delivered",
+            "Messages delivered that were published well before their request or connection \
+             began (a resume), kept out of the latency quantiles",
+        );
         let open = Family::<TechniqueLabel, Gauge>::default();
         registry.register(
             "connections_open",
@@ -376,8 +525,14 @@ impl Stats {
         let latency_gauges = Family::<QuantileLabel, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "delivery_latency_ms",
-            "Publish-to-hand-over latency quantiles, milliseconds",
+            "Publish-to-hand-over latency quantiles of live deliveries, milliseconds",
             latency_gauges.clone(),
+        );
+        let backlog_latency_gauges = Family::<QuantileLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "backlog_delivery_latency_ms",
+            "Publish-to-hand-over latency quantiles of backlog deliveries, milliseconds",
+            backlog_latency_gauges.clone(),
         );
         let mut gauge = |name: &str, help: &str| {
             let gauge = Gauge::default();
@@ -400,16 +555,21 @@ impl Stats {
         let techniques = Technique::ALL.map(|technique| {
             let label = TechniqueLabel { technique };
             TechniqueStats {
-                requests: requests.get_or_create(&label).clone(),
+                wire: WireStats {
+                    requests: requests.get_or_create(&label).clone(),
+                    connections_open: open.get_or_create(&label).clone(),
+                    bytes_in: bytes_in.get_or_create(&label).clone(),
+                    bytes_out: bytes_out.get_or_create(&label).clone(),
+                    rejected: rejected.get_or_create(&label).clone(),
+                },
                 empty_responses: empty.get_or_create(&label).clone(),
-                connections_open: open.get_or_create(&label).clone(),
                 messages_delivered: delivered.get_or_create(&label).clone(),
                 messages_missed: missed.get_or_create(&label).clone(),
-                bytes_in: bytes_in.get_or_create(&label).clone(),
-                bytes_out: bytes_out.get_or_create(&label).clone(),
-                rejected: rejected.get_or_create(&label).clone(),
                 slow_consumers: slow.get_or_create(&label).clone(),
+                full_ring_reads: full_ring.get_or_create(&label).clone(),
+                backlog_delivered: backlog.get_or_create(&label).clone(),
                 latency: Mutex::new(new_histogram()),
+                backlog_latency: Mutex::new(new_histogram()),
             }
         });
         let broker = Arc::new(BrokerStats::new(&mut registry));
@@ -419,6 +579,7 @@ impl Stats {
             techniques,
             registry,
             latency_gauges,
+            backlog_latency_gauges,
             hub_gauges,
             uptime,
             publish_rejected,
@@ -461,13 +622,18 @@ impl Stats {
     /// The text of `/metrics`.
     pub fn metrics(&self, hub: &Hub) -> String {
         for technique in Technique::ALL {
-            let latency = self.technique(technique).latency_ms();
-            for (quantile, value) in latency.quantiles() {
-                let label = QuantileLabel {
-                    technique,
-                    quantile,
-                };
-                self.latency_gauges.get_or_create(&label).set(value);
+            let stats = self.technique(technique);
+            for (gauges, latency) in [
+                (&self.latency_gauges, stats.latency_ms()),
+                (&self.backlog_latency_gauges, stats.backlog_latency_ms()),
+            ] {
+                for (quantile, value) in latency.quantiles() {
+                    let label = QuantileLabel {
+                        technique,
+                        quantile,
+                    };
+                    gauges.get_or_create(&label).set(value);
+                }
             }
         }
         let [last_id, subscribers, lagged] = &self.hub_gauges;
@@ -486,5 +652,64 @@ impl Stats {
 impl Default for Stats {
     fn default() -> Self {
         Stats::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cursor::Since;
+
+    /// A replica hub holding messages published `ages` ago (the broker's
+    /// path lets the publish time be given).
+    fn hub_with_ages(ages: &[Duration]) -> Arc<Hub> {
+        let hub = Hub::replica(16);
+        for (id, age) in (1..).zip(ages) {
+            hub.apply(id, "a", "x", now_us() - age.as_micros() as u64);
+        }
+        hub
+    }
+
+    #[test]
+    fn messages_older_than_the_window_when_read_are_a_backlog_apart() {
+        let old = LIVE_WINDOW + Duration::from_secs(50);
+        let hub = hub_with_ages(&[old, old, Duration::from_millis(5)]);
+        let stats = Stats::new();
+        let poll = stats.technique(Technique::poll);
+        poll.delivered(&hub.read(Since::After(0)).batch.messages);
+        let snapshot = poll.snapshot();
+        assert_eq!(snapshot.messages_delivered, 3);
+        assert_eq!(snapshot.latency_ms.count, 1);
+        assert!(snapshot.latency_ms.max < 1000.0);
+        assert_eq!(snapshot.backlog.messages_delivered, 2);
+        assert_eq!(snapshot.backlog.latency_ms.count, 2);
+        assert!(snapshot.backlog.latency_ms.p50 >= old.as_millis() as f64 - 1.0);
+        assert_eq!(snapshot.full_ring_reads, 1);
+    }
+
+    #[test]
+    fn a_read_from_inside_the_ring_is_no_full_ring_read() {
+        let hub = hub_with_ages(&[Duration::ZERO; 3]);
+        let stats = Stats::new();
+        let poll = stats.technique(Technique::poll);
+        poll.delivered(&hub.read(Since::After(1)).batch.messages);
+        assert_eq!(poll.snapshot().full_ring_reads, 0);
+        assert_eq!(poll.snapshot().latency_ms.count, 2);
+    }
+
+    #[tokio::test]
+    async fn a_subscribers_later_batches_are_live_however_late() {
+        let hub = Hub::replica(16);
+        let mut subscription = hub.subscribe(Since::Now);
+        // Published after the subscriber began, though stamped long ago
+        // (a slow hand-over, as far as the counters can tell).
+        hub.apply(1, "a", "x", now_us() - 60_000_000);
+        let batch = subscription.recv().await;
+        assert!(batch.messages.all_live());
+        let stats = Stats::new();
+        let ws = stats.technique(Technique::ws);
+        ws.delivered(&batch.messages);
+        assert_eq!(ws.snapshot().latency_ms.count, 1);
+        assert_eq!(ws.snapshot().backlog.messages_delivered, 0);
     }
 }

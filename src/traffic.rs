@@ -21,6 +21,9 @@
 //! line and headers are reconstructed from the parsed request in the usual
 //! `Name: value` form; a test compares the totals with a raw socket's.
 //!
+//! It counts `/ws/echo` the same way, into the echo demo's own counters
+//! ([`Traffic::echo`]), so the demo never moves a technique's figures.
+//!
 //! Because it knows how many are open, it is also where a technique's
 //! connection limit is kept ([`Traffic::limit`]): one more than the limit
 //! is refused with a 503 before the handler runs (see [`crate::limits`]).
@@ -41,7 +44,7 @@ use actix_web::{Error, HttpMessage};
 use futures_util::{Stream, StreamExt};
 
 use crate::limits;
-use crate::stats::{Stats, Technique, TechniqueStats};
+use crate::stats::{Stats, Technique, WireStats};
 
 /// `date: Fri, 27 Nov 2026 11:34:07 GMT\r\n`: the date header actix adds.
 const DATE_HEADER_LEN: usize = "date: ".len() + 29 + 2;
@@ -59,7 +62,21 @@ pub struct Traffic {
 impl Traffic {
     pub fn new(stats: Arc<Stats>, technique: Technique) -> Self {
         Traffic {
-            counters: Counters { stats, technique },
+            counters: Counters {
+                stats,
+                route: Route::Technique(technique),
+            },
+            max_open: None,
+        }
+    }
+
+    /// For `/ws/echo`, counted apart from the techniques (`echo` in the stats).
+    pub fn echo(stats: Arc<Stats>) -> Self {
+        Traffic {
+            counters: Counters {
+                stats,
+                route: Route::Echo,
+            },
             max_open: None,
         }
     }
@@ -133,8 +150,11 @@ where
         // guard with it.
         let Some(open) = OpenGuard::try_new(Rc::clone(counters), self.max_open) else {
             stats.rejected.inc();
-            let technique = counters.technique;
-            let full = limits::full(technique, self.max_open.unwrap_or_default());
+            let max = self.max_open.unwrap_or_default();
+            let full = match counters.route {
+                Route::Technique(technique) => limits::full(technique, max),
+                Route::Echo => limits::echo_full(max),
+            };
             return CountedResponse::Refused {
                 error: Some(full.into()),
             };
@@ -205,12 +225,22 @@ where
 #[derive(Clone)]
 struct Counters {
     stats: Arc<Stats>,
-    technique: Technique,
+    route: Route,
+}
+
+/// A technique's route, or the echo demo's.
+#[derive(Clone, Copy)]
+enum Route {
+    Technique(Technique),
+    Echo,
 }
 
 impl Counters {
-    fn get(&self) -> &TechniqueStats {
-        self.stats.technique(self.technique)
+    fn get(&self) -> &WireStats {
+        match self.route {
+            Route::Technique(technique) => &self.stats.technique(technique).wire,
+            Route::Echo => &self.stats.echo.wire,
+        }
     }
 }
 

@@ -32,10 +32,30 @@
 //!   session, frees its queue, and counts a `slow_consumers`. Messages still
 //!   go to every other client at once: each session waits on its own task.
 //!
+//!
+//! What one client that stops reading can hold on `/ws`: the frames are
+//! small (a message frame is at most 3.4 KB: 500 characters of text, each
+//! at most 6 bytes once escaped, and a 32-character author), so actix-ws's
+//! 32 queued frames, as many again encoded for the connection, and its
+//! 32 KiB write buffer come to under 256 KiB — for at most
+//! `--slow-consumer-timeout`.
+//!
 //! `GET /ws/echo` runs the same session loop but echoes each message back:
 //! the "server answers the client" demo and the conformance suite's target.
+//! Its messages may be 1 MiB, so 32 queued frames are no bound: its frames
+//! leave through an [`Outbox`] bounded in bytes (`--echo-max-queued`), and
+//! a client that stops reading while more than that waits for it is closed
+//! with 1008 (policy violation: the server's policy is to hold no more
+//! than that for anyone; 1013 would say the *server* is overloaded, which
+//! it is not) and counted in `echo.slow_consumers`. Its connections have
+//! their own limit, `--max-echo`, and its traffic is counted under `echo`.
+//!
+//! Publishing as `teacher` or `generator` takes the teacher key, given at
+//! the handshake (`/ws?key=…`, or `Authorization: Bearer` from a client
+//! that can set headers): see [`crate::publish`].
 
 use std::net::IpAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,10 +72,11 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::cursor::CursorQuery;
 use crate::error::ApiError;
 use crate::hub::{Batch, Message, Subscription};
+use crate::limits::outbox::Outbox;
 use crate::origin;
 use crate::publish::NewMessage;
 use crate::state::AppState;
-use crate::stats::{Stats, Technique};
+use crate::stats::Technique;
 use crate::ws_accept;
 
 /// Largest single frame /ws accepts. Publishing needs a few hundred bytes.
@@ -91,6 +112,7 @@ pub async fn handle(
     let subscription = state.hub.subscribe(cursor);
     let mut connection = Connection::new(session, frames, state.into_inner());
     connection.peer = req.peer_addr().map(|peer| peer.ip());
+    connection.teacher = connection.state.teacher.allows(&req);
     actix_web::rt::spawn(connection.run(Role::Subscriber(subscription)));
     Ok(response)
 }
@@ -113,33 +135,20 @@ pub async fn echo(
         .aggregate_continuations()
         .max_continuation_size(max);
 
-    let open = EchoOpen::count(Arc::clone(&state.stats));
-    let connection = Connection::new(session, frames, state.into_inner());
-    actix_web::rt::spawn(async move {
-        let _open = open; // counted open until the session ends, however it ends
-        connection.run(Role::Echo).await;
-    });
+    // The frames leave through an outbox bounded in bytes.
+    let mut outbox = None;
+    let response = response
+        .map_body(|_, body| {
+            let (queue, body) = Outbox::new(state.config.echo_max_queued, body);
+            outbox = Some(queue);
+            body
+        })
+        .map_into_boxed_body();
+    state.stats.echo.connections.inc();
+    let mut connection = Connection::new(session, frames, state.into_inner());
+    connection.outbox = outbox;
+    actix_web::rt::spawn(connection.run(Role::Echo));
     Ok(response)
-}
-
-/// One open `/ws/echo` session in the counters (`/api/stats` → `echo`):
-/// counted when the handshake succeeds, uncounted when dropped, so every
-/// way a session ends — a close frame, a dead peer, a shutdown — takes it
-/// off the count.
-struct EchoOpen(Arc<Stats>);
-
-impl EchoOpen {
-    fn count(stats: Arc<Stats>) -> Self {
-        stats.echo.connections.inc();
-        stats.echo.connections_open.inc();
-        EchoOpen(stats)
-    }
-}
-
-impl Drop for EchoOpen {
-    fn drop(&mut self) {
-        self.0.echo.connections_open.dec();
-    }
 }
 
 // docs:start ws-handshake
@@ -285,6 +294,11 @@ struct Connection {
     last_heard: Instant,
     /// The client's address: its publishes count against its publish rate.
     peer: Option<IpAddr>,
+    /// The handshake carried the teacher key (or the controls are open):
+    /// this client may publish as `teacher` or `generator`.
+    teacher: bool,
+    /// `/ws/echo` only: the outgoing queue, bounded in bytes.
+    outbox: Option<Rc<Outbox>>,
 }
 
 /// Why the loop ended: with a close frame to send, or with the peer gone.
@@ -298,6 +312,8 @@ impl Connection {
             state,
             last_heard: Instant::now(),
             peer: None,
+            teacher: false,
+            outbox: None,
         }
     }
 
@@ -334,8 +350,20 @@ impl Connection {
             }
         };
         // docs:end ws-loop
-        if let Some(reason) = ending {
-            let _ = self.session.close(Some(reason)).await; // the peer may be gone
+        let Some(reason) = ending else {
+            return;
+        };
+        match &self.outbox {
+            // No room for a close frame behind what waits: drop that.
+            Some(outbox) if !outbox.admit(close_payload(&reason)) => {
+                outbox.cut(
+                    reason.code.into(),
+                    reason.description.as_deref().unwrap_or(""),
+                );
+            }
+            _ => {
+                let _ = self.session.close(Some(reason)).await; // the peer may be gone
+            }
         }
     }
 
@@ -377,17 +405,28 @@ impl Connection {
             None => return Err(None), // the peer closed the TCP connection
             Some(Err(error)) => return Err(protocol_close(&error)),
             Some(Ok(AggregatedMessage::Close(reason))) => return Err(Some(reply_to_close(reason))),
-            Some(Ok(AggregatedMessage::Ping(payload))) => self.session.pong(&payload).await,
+            Some(Ok(AggregatedMessage::Ping(payload))) => {
+                self.make_room(payload.len())?;
+                self.session.pong(&payload).await
+            }
             Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
             Some(Ok(AggregatedMessage::Text(text))) => match role {
-                Role::Echo => self.session.text(text).await,
+                Role::Echo => {
+                    self.make_room(text.len())?;
+                    self.state.stats.echo.messages.inc();
+                    self.session.text(text).await
+                }
                 Role::Subscriber(_) => {
                     let reply = self.publish(&text).await;
                     self.session.text(reply).await
                 }
             },
             Some(Ok(AggregatedMessage::Binary(bytes))) => match role {
-                Role::Echo => self.session.binary(bytes).await,
+                Role::Echo => {
+                    self.make_room(bytes.len())?;
+                    self.state.stats.echo.messages.inc();
+                    self.session.binary(bytes).await
+                }
                 Role::Subscriber(_) => {
                     return Err(Some(close(
                         CloseCode::Unsupported,
@@ -421,7 +460,30 @@ impl Connection {
             )
         })?;
         self.state.publish_limit.check(self.peer)?;
-        message.publish_to(self.state.broker.as_ref()).await
+        message
+            .publish_to(self.state.broker.as_ref(), self.teacher)
+            .await
+    }
+
+    /// On `/ws/echo`, makes room in the outbox for a frame of `payload`
+    /// bytes, or gives up on a client that stopped reading while more than
+    /// `--echo-max-queued` bytes waited for it: 1008, counted as a slow
+    /// consumer. The outbox then sends the close frame itself, after the
+    /// frame already on its way. Nothing to do on `/ws`.
+    fn make_room(&self, payload: usize) -> Result<(), Ending> {
+        let Some(outbox) = &self.outbox else {
+            return Ok(());
+        };
+        if outbox.admit(payload) {
+            return Ok(());
+        }
+        self.state.stats.echo.slow_consumers.inc();
+        let reason = format!(
+            "slow consumer: over {} bytes waited to be sent",
+            self.state.config.echo_max_queued
+        );
+        outbox.cut(CloseCode::Policy.into(), &reason);
+        Err(None)
     }
 
     /// Pings the peer, or gives up on it when it has been silent too long.
@@ -430,6 +492,7 @@ impl Connection {
         if idle > self.state.config.ws_idle_timeout {
             return Err(Some(close(CloseCode::Policy, "no answer to pings")));
         }
+        self.make_room(0)?;
         self.session.ping(b"").await.map_err(|_| None)
     }
 }
@@ -466,6 +529,12 @@ async fn next_batch(role: &mut Role) -> Batch {
         Role::Subscriber(subscription) => subscription.recv().await,
         Role::Echo => std::future::pending().await,
     }
+}
+
+/// The payload of the close frame for `reason`: the code, and the reason's
+/// text as actix-ws sends it (at most 123 bytes).
+fn close_payload(reason: &CloseReason) -> usize {
+    2 + reason.description.as_ref().map_or(0, |d| d.len().min(123))
 }
 
 fn close(code: CloseCode, description: &str) -> CloseReason {

@@ -3,11 +3,13 @@
 //! tokio-tungstenite) and by a raw TCP socket where the bytes themselves
 //! are the point.
 
+mod backlog;
 mod bad_input;
 mod broker;
 mod controls;
 mod counters;
 mod docs;
+mod echo_limits;
 mod excerpts;
 mod faults;
 mod figures;
@@ -27,5 +29,6 @@ mod proxy;
 mod redis_server;
 mod shutdown;
 mod slow;
+mod teacher_names;
 mod websocket;
 mod ws_accept;

@@ -369,10 +369,9 @@ async fn a_426_handshake_is_counted_exactly() {
 async fn stats_count_open_echo_connections() {
     let app = spawn_app(test_config());
     let echo = |stats: serde_json::Value| stats["echo"].clone();
-    assert_eq!(
-        echo(app.stats().await),
-        serde_json::json!({"connections_open": 0, "connections": 0})
-    );
+    let before = echo(app.stats().await);
+    assert_eq!(before["connections_open"], 0, "{before}");
+    assert_eq!(before["connections"], 0, "{before}");
     let mut first = ws_connect(&app, "/ws/echo").await;
     let mut second = ws_connect(&app, "/ws/echo").await;
     wait_for_echo(&app, 2).await;
