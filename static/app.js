@@ -3,7 +3,7 @@
 // real client per technique (lanes/*.js), each reporting to its lane
 // (lane.js, drawn by timeline.js), and keep the figures (figures.js) and
 // charts (charts.js, comparison.js) moving. The knobs are in controls.js,
-// the note about other tabs in tabs.js, the shared broker's line in
+// the six connections (tabs, queue) in tabs.js, the shared broker's line in
 // broker.js, the one spoken summary in announce.js.
 
 import { Clock } from "./clock.js";
@@ -35,7 +35,7 @@ watchTabs(document.querySelector('[data-notice="tabs"]'), () => {
 
 const key = teacherKey();
 const clock = await Clock.measure();
-document.querySelector("[data-clock]").textContent = clock.describe();
+clock.show(document.querySelector("[data-clock]"));
 
 const settings = readSettings();
 lanes = {

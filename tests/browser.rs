@@ -198,6 +198,38 @@ fn two_pages_on_two_instances_show_one_stream() {
     );
 }
 
+/// Six connections, as they happen, in one tab: a button opens streams
+/// until the next one is queued in the browser, the notice and the lanes
+/// say what waits, a clock measured through the queue stays true (no
+/// negative latency), and released, the lanes flow again.
+#[test]
+fn six_connections_show_what_waits_in_the_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let server = Server::start(pushlab::Config {
+        // Often enough that a parked long-poll soon lets its connection go
+        // to the stream that waits for one.
+        rate: 2.0,
+        workers: Some(2),
+        ..pushlab::Config::default()
+    });
+    let node = Command::new("node")
+        .arg(root.join("tests/browser/six.test.mjs"))
+        .arg(format!("http://{}/", server.addr))
+        .arg(root.join("target/browser/six.png"))
+        .spawn()
+        .expect("start node");
+    let status = wait_bounded(node, BROWSER_TIMEOUT);
+    server.stop();
+    assert_eq!(
+        status,
+        Some(0),
+        "the browser test failed (its output is above)"
+    );
+}
+
 /// True when Chromium, Node and playwright-core are there. Otherwise says
 /// "skipped" — or, with `CI` set, fails: there a skipped browser test
 /// would be a silent hole.
