@@ -43,19 +43,37 @@ export function watchTabs(notice, park) {
   // address is not a secure context, where that function does not exist.
   const me = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   const others = new Map(); // tab → { seen, holds }
+  // Tabs that said "bye": a word from one after that (its requests being
+  // aborted as it closes change what it holds) must not bring it back.
+  const gone = new Set();
   let holds = queue.mine();
+  let leaving = false;
   const channel = "BroadcastChannel" in window ? new BroadcastChannel(CHANNEL) : null;
-  const say = (type) => channel?.postMessage({ type, from: me, holds });
+  const say = (type) => {
+    if (!leaving) channel?.postMessage({ type, from: me, holds });
+  };
 
   channel?.addEventListener("message", ({ data }) => {
     if (data?.from === undefined || data.from === me) return;
-    if (data.type === "bye") others.delete(data.from);
-    else others.set(data.from, { seen: Date.now(), holds: { ...NOTHING, ...data.holds } });
+    if (data.type === "hello") gone.delete(data.from);
+    if (data.type === "bye") {
+      others.delete(data.from);
+      gone.add(data.from);
+    } else if (!gone.has(data.from)) {
+      others.set(data.from, { seen: Date.now(), holds: { ...NOTHING, ...data.holds } });
+    }
     if (data.type === "hello") say("here");
   });
-  addEventListener("pagehide", () => say("bye"));
+  addEventListener("pagehide", () => {
+    say("bye");
+    leaving = true;
+  });
   // Back from the browser's page cache: the others forgot this tab.
-  addEventListener("pageshow", (event) => event.persisted && say("hello"));
+  addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    leaving = false;
+    say("hello");
+  });
   setInterval(() => {
     say("here");
     for (const [tab, { seen }] of others) if (Date.now() - seen > GONE_AFTER_MS) others.delete(tab);
