@@ -42,11 +42,11 @@ export function wireFill(block) {
       if (thisRun !== run) return;
       if (outcome === "open") continue;
       if (outcome === "waiting") {
-        say(`${opened(n - 1)}stream ${n} is queued in the browser: no connection is left for it, and polls and long-polls wait too`);
+        say(`${opened(n - 1)}stream ${n} is queued in the browser: no connection is left`);
         source.addEventListener(
           "open",
           () => {
-            if (thisRun === run) say(`${opened(n)}stream ${n} took the connection a long-poll's answer freed: now every other request waits`);
+            if (thisRun === run) say(`${opened(n)}stream ${n} got a freed connection: now streams hold all six`);
           },
           { once: true },
         );
