@@ -4,7 +4,9 @@
 // (lane.js, drawn by timeline.js), and keep the figures (figures.js) and
 // charts (charts.js, comparison.js) moving. The knobs are in controls.js,
 // the six connections (tabs, queue) in tabs.js, the shared broker's line in
-// broker.js, the one spoken summary in announce.js.
+// broker.js, the one spoken summary in announce.js, the messages this tab
+// published, followed through every lane, in mine.js; screen.js makes the
+// lanes end at the bottom of the screen.
 
 import { Clock } from "./clock.js";
 import { Lane } from "./lane.js";
@@ -16,6 +18,8 @@ import { teacherKey, role } from "./teacher.js";
 import { showBroker } from "./broker.js";
 import { strip } from "./charts.js";
 import { announce } from "./announce.js";
+import { attach as followYourMessages } from "./mine.js";
+import { fillTheScreen } from "./screen.js";
 import * as poll from "./lanes/poll.js";
 import * as longpoll from "./lanes/longpoll.js";
 import * as sse from "./lanes/sse.js";
@@ -32,6 +36,8 @@ watchTabs(document.querySelector('[data-notice="tabs"]'), () => {
   lanes?.longpoll.pause();
   lanes?.sse.pause();
 });
+
+fillTheScreen(document.querySelector("main.lanes"));
 
 const key = teacherKey();
 const clock = await Clock.measure();
@@ -50,6 +56,7 @@ sse.run(lanes.sse);
 ws.run(lanes.ws);
 
 announce(document.querySelector("[data-announce]"), lanes);
+followYourMessages(document.querySelector("[data-your-messages]"), lanes);
 
 const figures = new Figures(lanes, document.querySelector('[data-notice="stalled"]'));
 const comparison = new Comparison(lanes, figures);

@@ -1,13 +1,16 @@
 // The page's own small chart module: plain SVG, no library. Three shapes,
 // each redrawn from scratch from a few hundred numbers:
-// - strip: one lane's recent deliveries, latency against time;
+// - strip: one lane's recent deliveries, latency against time, each dot
+//          saying its message's id and delay when pointed at;
 // - cdf:   the share of deliveries that arrived within each latency, one
 //          line per technique;
 // - bars:  one horizontal bar per technique (bytes per message).
 // Latency is always on the same logarithmic scale, 0.1 ms to 10 s, so a
 // WebSocket's milliseconds and a slow poll's seconds fit on one axis and
-// every chart can be compared with every other. Colours come from the
-// stylesheet (one per technique), never from here.
+// every chart can be compared with every other. Colours and type sizes come
+// from the stylesheet (one colour per technique), never from here; room for
+// words is measured in ems of the chart's text, so nothing is drawn on a
+// line however large the page makes its type.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -29,13 +32,20 @@ export function svg(parent, tag, attributes = {}, text = null) {
   return node;
 }
 
-// Makes the drawing's units the element's CSS pixels, so text stays crisp
-// and unstretched at any size.
+// Makes the drawing's units the element's CSS pixels, exactly (a box may
+// be 241.25 px wide), so text is drawn at its font size, crisp and
+// unstretched, at any size.
 export function fit(element) {
-  const width = Math.max(1, Math.round(element.clientWidth));
-  const height = Math.max(1, Math.round(element.clientHeight));
+  const box = element.getBoundingClientRect();
+  const width = Math.max(1, box.width);
+  const height = Math.max(1, box.height);
   element.setAttribute("viewBox", `0 0 ${width} ${height}`);
   return { width, height };
+}
+
+// The computed font size of `element`, in CSS pixels.
+export function fontSize(element) {
+  return parseFloat(getComputedStyle(element).fontSize) || 14;
 }
 
 // Where `ms` lies between `from` and `to` on the shared log scale.
@@ -47,46 +57,78 @@ export function latencyAt(ms, from, to) {
 }
 
 // One lane's recent deliveries: x is time (now at the right edge), y the
-// latency (slower is higher). `samples` are {at, ms}, `at` in page ms.
+// latency (slower is higher). `samples` are {at, ms, id, mine}, `at` in
+// page ms; `mine` marks a message this tab published, drawn ringed and on
+// top. Each dot carries a <title> ("#175 · 41 ms"), the tooltip a pointer
+// shows; at most MAX_DOTS of the newest are drawn.
+const MAX_DOTS = 300;
+
 export function strip(element, samples, nowMs, windowMs) {
   const { width, height } = fit(element);
   element.replaceChildren();
-  const left = 28;
+  const em = fontSize(element);
+  const left = 2.9 * em;
   const y = (ms) => latencyAt(ms, height - 3, 3);
   for (const [ms] of LATENCY_TICKS) {
     svg(element, "line", { class: "grid", x1: left, x2: width, y1: y(ms), y2: y(ms) });
   }
-  // Too little height for four labels: the two ends say enough.
-  svg(element, "text", { class: "tick", x: left - 3, y: y(1000) + 6, "text-anchor": "end" }, "1 s");
-  svg(element, "text", { class: "tick", x: left - 3, y: y(1) + 2, "text-anchor": "end" }, "1 ms");
-  for (const { at, ms } of samples) {
-    if (at < nowMs - windowMs) continue;
-    const x = left + ((at - (nowMs - windowMs)) / windowMs) * (width - left - 3);
-    svg(element, "circle", { class: "dot", cx: x.toFixed(1), cy: y(ms).toFixed(1), r: 2.2 });
+  // Too little height for four labels: the two ends say enough, left of
+  // the grid, each level with its line.
+  svg(element, "text", { class: "tick", x: left - 0.3 * em, y: y(1000) + 0.35 * em, "text-anchor": "end" }, "1 s");
+  svg(element, "text", { class: "tick", x: left - 0.3 * em, y: y(1) + 0.35 * em, "text-anchor": "end" }, "1 ms");
+  const since = nowMs - windowMs;
+  const shown = [];
+  for (let i = samples.length - 1; i >= 0 && shown.length < MAX_DOTS; i--) {
+    if (samples[i].at < since) break;
+    shown.push(samples[i]);
+  }
+  // Oldest first, yours last so that they are on top.
+  shown.reverse().sort((a, b) => Number(Boolean(a.mine)) - Number(Boolean(b.mine)));
+  for (const { at, ms, id, mine } of shown) {
+    const x = left + ((at - since) / windowMs) * (width - left - 3);
+    const dot = svg(element, "circle", { class: mine ? "dot mine" : "dot", cx: x.toFixed(1), cy: y(ms).toFixed(1), r: mine ? 3.5 : 2.2 });
+    svg(dot, "title", {}, `#${id}${mine ? " (yours)" : ""} · ${formatDelay(ms)}`);
   }
 }
 
+// A delay as the tooltips say it: one decimal below 100 ms.
+function formatDelay(ms) {
+  return `${ms < 100 ? ms.toFixed(1) : ms.toFixed(0)} ms`;
+}
+
 // Cumulative distributions: for each series {name, label, values}, the
-// share of values at or below each latency.
+// share of values at or below each latency. The legend is a column right
+// of the plot, the ticks below and left of it: no word on a line.
 export function cdf(element, series) {
   const { width, height } = fit(element);
   element.replaceChildren();
-  const box = { left: 34, right: width - 8, top: 6, bottom: height - 16 };
+  const em = fontSize(element);
+  // A legend entry: a swatch of the series' colour, then its name.
+  const swatch = 0.9 * em;
+  const legendWidth = swatch + 0.4 * em + widest(element, series.map((s) => s.label), "legend");
+  const box = { left: 3.4 * em, right: width - legendWidth - 0.8 * em, top: 0.6 * em, bottom: height - 1.4 * em };
   const x = (ms) => latencyAt(ms, box.left, box.right);
   const y = (share) => box.bottom - share * (box.bottom - box.top);
-  const ticks = [[0.1, "0.1 ms"], ...LATENCY_TICKS, [10000, "10 s"]];
+  // 0.1 ms has its line but no word: "0.1 ms" and "1 ms" would collide.
+  const ticks = [[0.1, null], ...LATENCY_TICKS, [10000, "10 s"]];
   ticks.forEach(([ms, label], i) => {
-    const anchor = i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle";
+    const anchor = i === ticks.length - 1 ? "end" : "middle";
     svg(element, "line", { class: "grid", x1: x(ms), x2: x(ms), y1: box.top, y2: box.bottom });
-    svg(element, "text", { class: "tick", x: x(ms), y: height - 4, "text-anchor": anchor }, label);
+    if (label) svg(element, "text", { class: "tick", x: x(ms), y: height - 0.25 * em, "text-anchor": anchor }, label);
   });
   for (const share of [0, 0.5, 1]) {
     svg(element, "line", { class: "grid", x1: box.left, x2: box.right, y1: y(share), y2: y(share) });
-    svg(element, "text", { class: "tick", x: box.left - 4, y: y(share) + 3, "text-anchor": "end" }, `${share * 100} %`);
+    svg(element, "text", { class: "tick", x: box.left - 0.3 * em, y: y(share) + 0.35 * em, "text-anchor": "end" }, `${share * 100} %`);
   }
   series.forEach(({ name, label, values }, i) => {
-    const legend = `${label}${values.length ? "" : " (no deliveries yet)"}`;
-    svg(element, "text", { class: "legend", "data-series": name, x: box.right - 4, y: box.bottom - 6 - (series.length - 1 - i) * 13, "text-anchor": "end" }, legend);
+    const y = box.top + (i + 0.9) * 1.3 * em;
+    const left = width - legendWidth;
+    svg(element, "rect", { class: "swatch", "data-series": name, x: left, y: y - 0.6 * em, width: swatch, height: 0.5 * em });
+    const text = svg(element, "text", { class: "legend", "data-series": name, x: left + swatch + 0.4 * em, y }, label);
+    if (values.length === 0) {
+      text.classList.add("none");
+      svg(text, "title", {}, `${label}: no deliveries yet`);
+    }
   });
   for (const { name, values } of series) {
     if (values.length === 0) continue;
@@ -100,21 +142,34 @@ export function cdf(element, series) {
 }
 
 // Horizontal bars: {name, label, value, text} per series; missing values
-// (null) get a dash instead of a bar.
+// (null) get a dash instead of a bar. Names left, values right of the bars.
 export function bars(element, series) {
   const { width, height } = fit(element);
   element.replaceChildren();
-  const left = 130;
-  const right = width - 70;
+  const em = fontSize(element);
+  const left = widest(element, series.map((s) => s.label), "name") + 0.8 * em;
+  const right = width - 4.5 * em;
   const row = height / series.length;
   const max = Math.max(1, ...series.map((s) => s.value ?? 0));
   series.forEach(({ name, label, value, text }, i) => {
     const middle = row * i + row / 2;
-    svg(element, "text", { class: "name", x: left - 6, y: middle + 4, "text-anchor": "end" }, label);
+    svg(element, "text", { class: "name", x: left - 0.4 * em, y: middle + 0.35 * em, "text-anchor": "end" }, label);
     const length = value === null ? 0 : Math.max(1, (value / max) * (right - left));
     svg(element, "rect", { class: "bar", "data-series": name, x: left, y: middle - row * 0.32, width: length, height: row * 0.64 });
-    svg(element, "text", { class: "value", x: left + length + 5, y: middle + 4 }, value === null ? "–" : text);
+    svg(element, "text", { class: "value", x: left + length + 0.4 * em, y: middle + 0.35 * em }, value === null ? "–" : text);
   });
+}
+
+// The width of the widest of `texts` set in class `kind` inside `element`.
+function widest(element, texts, kind) {
+  const probe = svg(element, "text", { class: kind });
+  let most = 0;
+  for (const text of texts) {
+    probe.textContent = text;
+    most = Math.max(most, probe.getComputedTextLength());
+  }
+  probe.remove();
+  return most;
 }
 
 // The p-th percentile (0–100) of `values`, or null if there are none.

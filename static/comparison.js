@@ -2,9 +2,13 @@
 // messages arrived in this browser (a cumulative distribution: the further
 // left and the steeper, the better), and what one delivered message cost on
 // the wire for the whole class (the server's counters: both directions,
-// headers and framing included, divided by the messages delivered).
+// headers and framing included, divided by the messages delivered). The
+// charts name the techniques briefly, so that their words fit beside the
+// plots in large type; each lane's colour ties them to the lanes.
 
 import { bars, cdf } from "./charts.js";
+
+const SHORT_NAMES = { poll: "short poll", longpoll: "long-poll", sse: "SSE", ws: "WebSocket" };
 
 export class Comparison {
   constructor(lanes, figures) {
@@ -17,13 +21,13 @@ export class Comparison {
   draw() {
     cdf(
       this.latency,
-      this.lanes.map((lane) => ({ name: lane.name, label: lane.title, values: lane.samples.map((s) => s.ms) })),
+      this.lanes.map((lane) => ({ name: lane.name, label: SHORT_NAMES[lane.name], values: lane.samples.map((s) => s.ms) })),
     );
     bars(
       this.bytes,
       this.lanes.map((lane) => {
         const value = this.figures.bytesPerMessage(lane.name);
-        return { name: lane.name, label: lane.title, value, text: value === null ? "" : `${value.toFixed(0)} B` };
+        return { name: lane.name, label: SHORT_NAMES[lane.name], value, text: value === null ? "" : `${value.toFixed(0)} B` };
       }),
     );
   }

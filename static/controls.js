@@ -9,6 +9,7 @@
 
 import { postJson } from "./http.js";
 import { authorization } from "./teacher.js";
+import { published } from "./mine.js";
 
 // A status text ("set", "sent #175") clears itself after this long.
 const STATUS_MS = 5000;
@@ -105,6 +106,7 @@ function wirePublish(form, wsLane) {
 // POST /api/messages: an ordinary request beside the lanes.
 async function overPost(message) {
   const { id } = await postJson("/api/messages", message);
+  published(id);
   return `sent #${id} by POST`;
 }
 
@@ -114,5 +116,6 @@ async function overWebSocket(lane, message) {
   if (lane.paused) throw new Error("not sent: the WebSocket lane is paused (resume it, or send by HTTP POST)");
   if (!lane.uplink) throw new Error("not sent: the WebSocket lane has no open socket right now");
   const id = await lane.uplink.publish(message.author, message.text);
+  published(id);
   return `sent #${id} over the WebSocket`;
 }

@@ -3,14 +3,28 @@
 // went out, an answer came back, a stream opened, a message arrived, the
 // connection broke — and the lane draws it on the timeline, lists the
 // messages (as text, never as HTML), and keeps this browser's own latency
-// measurements for the figures and charts.
+// measurements for the figures and charts. A message this tab published
+// (mine.js) is marked wherever the lane shows it: "you" in the list, where
+// it also stays a while however fast newer ones come, a label by its arrow
+// in the dialogue, a ringed dot in the latency strip.
 
 import { Timeline } from "./timeline.js";
+import { delivered } from "./mine.js";
+import { formatMs } from "./figures.js";
 
 // Messages listed under the lane; the timeline and figures tell the rest.
-const SHOWN_MESSAGES = 3;
+// The stylesheet shows the newest three (and your pinned one); a few more
+// stay in the list, out of sight, so a message found to be yours a moment
+// after it arrived can still be pinned: at 100 msg/s it is already fourth.
+const KEPT_ITEMS = 12;
+// Your newest message stays on top of the list this long, above newer
+// ones: at 4 msg/s a short poll's answer alone would push it out at once.
+const PINNED_MS = 60000;
 // Latency samples kept for the browser's p50/p99 and the charts.
 const KEPT_SAMPLES = 1000;
+// Where recent messages were drawn in the dialogue, so one found to be
+// ours a moment later (its publish's answer came after it) can be marked.
+const REMEMBERED_POSITIONS = 100;
 
 export class Lane {
   constructor(name, clock) {
@@ -38,6 +52,11 @@ export class Lane {
     this.reissuing = null;
     // Messages shown since the page loaded, for the spoken summary.
     this.delivered = 0;
+    // Your newest message's list item, kept on top for a while.
+    this.pinned = null;
+    this.unpinTimer = 0;
+    // id → {y, ms}: where the dialogue drew it and its delay, recent ones.
+    this.drawnAt = new Map();
   }
 
   // ---- what a client reports ----
@@ -50,9 +69,9 @@ export class Lane {
 
   // A poll's answer came back: {messages, missed, reset, …}.
   answered(request, answer) {
-    this.timeline.answer(request, answer.messages.length);
+    const y = this.timeline.answer(request, answer.messages.length);
     if (answer.missed > 0 || answer.reset) this.gap(answer);
-    answer.messages.forEach((message) => this.deliver(message));
+    answer.messages.forEach((message) => this.deliver(message, y));
   }
 
   // The stream is open: 200 for SSE, 101 for WebSocket.
@@ -63,8 +82,7 @@ export class Lane {
 
   // One message arrived on the open stream.
   received(message) {
-    this.timeline.tick();
-    this.deliver(message);
+    this.deliver(message, this.timeline.tick());
   }
 
   // The server could not give us everything after our cursor.
@@ -216,12 +234,51 @@ export class Lane {
 
   // ---- drawing ----
 
-  deliver(message) {
+  // `message` arrived; the dialogue drew it at `y`.
+  deliver(message, y) {
     this.delivered += 1;
     const ms = this.clock.latencyMs(message.published_at_us);
-    this.samples.push({ at: performance.now(), ms });
+    const mine = delivered(this.name, message, ms);
+    this.samples.push({ at: performance.now(), ms, id: message.id, mine });
     if (this.samples.length > KEPT_SAMPLES) this.samples.shift();
+    this.drawnAt.set(message.id, { y, ms });
+    if (this.drawnAt.size > REMEMBERED_POSITIONS) this.drawnAt.delete(this.drawnAt.keys().next().value);
     this.show(message);
+    if (mine) this.markMine(message.id);
+  }
+
+  // Message `id` is one this tab published (known on arrival, or reported
+  // by mine.js once the publish's answer came): mark it wherever it shows.
+  markMine(id) {
+    const drawn = this.drawnAt.get(id);
+    if (drawn) this.timeline.mine(drawn.y, `you: #${id}`);
+    const sample = this.samples.findLast((s) => s.id === id);
+    if (sample) sample.mine = true;
+    const item = this.list.querySelector(`li[data-id="${id}"]`);
+    if (item && !item.classList.contains("mine")) {
+      item.classList.add("mine");
+      const tag = document.createElement("span");
+      tag.className = "you";
+      tag.textContent = drawn ? `you · ${formatMs(drawn.ms)} ms` : "you";
+      item.prepend(tag, " ");
+      this.pin(item);
+    }
+  }
+
+  // Shows `item` on top of the list, above newer messages, for a while
+  // (the stylesheet orders `.pinned` first). Only the newest of yours.
+  pin(item) {
+    this.unpin();
+    this.pinned = item;
+    item.classList.add("pinned");
+    this.unpinTimer = setTimeout(() => this.unpin(), PINNED_MS);
+  }
+
+  unpin() {
+    clearTimeout(this.unpinTimer);
+    this.pinned?.classList.remove("pinned");
+    this.pinned = null;
+    this.trim();
   }
 
   // Author and text come from users: textContent only.
@@ -252,7 +309,18 @@ export class Lane {
 
   prepend(item) {
     this.list.prepend(item);
-    while (this.list.children.length > SHOWN_MESSAGES) this.list.lastChild.remove();
+    this.trim();
+  }
+
+  // The newest few, and your pinned one however old.
+  trim() {
+    const items = [...this.list.children];
+    let excess = items.length - KEPT_ITEMS;
+    for (let i = items.length - 1; i >= 0 && excess > 0; i--) {
+      if (items[i] === this.pinned) continue;
+      items[i].remove();
+      excess -= 1;
+    }
   }
 
   status(text) {

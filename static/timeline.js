@@ -1,61 +1,107 @@
 // The dialogue between this browser and the server, drawn from the real
 // traffic as it happens. Time flows down; the browser is on the left, the
 // server on the right. Every request is an arrow across, every answer an
-// arrow back: thin and grey when empty, in the technique's colour and
-// labelled with the count when it carries messages. A long-poll that the
-// server holds shows as a dotted wait on the server's side. A stream (SSE,
-// WebSocket) is one long open band with a tick per message, and frames the
-// browser sends up it are arrows across. Errors, reconnects (the lane's
-// backoff, or for SSE the browser's own), gaps and pauses are marked across
-// the lane.
+// arrow back: thin and grey when empty, in the technique's colour when it
+// carries messages. A long-poll that the server holds shows as a dotted
+// wait on the server's side. A stream (SSE, WebSocket) is one long open
+// band with a tick per message, and frames the browser sends up it are
+// arrows across. Errors, reconnects (the lane's backoff, or for SSE the
+// browser's own), gaps and pauses are marked across the lane.
+//
+// Words never sit on a line. Arrows stay between the two lifelines; every
+// label — "3 messages", "you: #175", a mark's "server restarted: starting
+// over" — is a note in the margin left of the browser's lifeline, level
+// with what it names, wrapped to the margin's width. Counts are left out
+// where the margin is full; the rest (marks, errors, your own messages and
+// frames) always get theirs, nudging older notes up to make room.
 //
 // Each element is placed once, at the time it happened; scrolling is a
 // single transform on the group that holds them, so an animation frame
-// costs one attribute write per lane.
+// costs one attribute write per lane. Sizes are in ems of the lane's text,
+// so the drawing grows with the page on a large screen.
 
-import { fit, svg } from "./charts.js";
+import { fit, fontSize, svg } from "./charts.js";
 
-// Seconds of history in view.
-const WINDOW_S = 15;
-// Room at the top for the "browser" and "server" labels.
-const HEADER_PX = 14;
-// Arrows slope down a little: a message takes time to cross.
-const SLANT_PX = 4;
-// Keep "now" a little above the bottom edge, so the newest arrow shows whole.
-const NOW_INSET_PX = 8;
-// An answer this much (in pixels) later than its request shows the wait.
-const HELD_MIN_PX = 2 * SLANT_PX + 2;
-// Labels closer than this to the one before are left out, not piled up.
-const LABEL_GAP_PX = 11;
+// Time runs down this many ems a second: the scale stays when the lane
+// grows or shrinks (a taller dialogue shows a longer past), so nothing
+// drawn has to move.
+const EM_PER_S = 1.2;
+// Room at the top for the "browser" and "server" labels (ems).
+const HEADER_EM = 1.5;
+// Arrows slope down a little: a message takes time to cross (ems).
+const SLANT_EM = 0.3;
+// Keep "now" this far above the bottom edge, so the newest note shows whole.
+const NOW_INSET_EM = 0.7;
+// The margin for notes: this share of the lane's width, within these ems.
+const MARGIN_SHARE = 0.42;
+const MARGIN_MIN_EM = 7;
+const MARGIN_MAX_EM = 14;
+// Room right of the server's lifeline, for the "server" label (ems).
+const SERVER_INSET_EM = 2.2;
+// One line of a note, and the space kept between two notes (ems).
+const LINE_EM = 1.2;
+const NOTE_GAP_EM = 0.15;
 
 export class Timeline {
   constructor(element, name) {
     this.element = element;
     this.name = name;
     this.items = [];
+    // Notes in the margin, oldest first: {node, top, bottom, lasting}.
+    this.notes = [];
     this.band = null;
-    this.lastLabelY = -Infinity;
     this.layout();
-    addEventListener("resize", () => this.layout());
+    // The lane's height follows the screen's and the rows above it.
+    new ResizeObserver(() => this.layout()).observe(element);
   }
 
-  // (Re)builds the fixed parts for the element's current size.
+  // Fits the drawing to the element's size. A new height only shows more
+  // or less of the past; a new width (or type size) moves every x, so the
+  // dialogue starts afresh (an open stream's band goes on).
   layout() {
     const { width, height } = fit(this.element);
-    this.height = height;
-    this.pxPerS = (height - HEADER_PX - NOW_INSET_PX) / WINDOW_S;
-    this.browserX = 30;
-    this.serverX = width - 30;
-    const scroll = this.scroll;
+    // Not laid out (a hidden page): nothing to fit yet.
+    if (width < 2 || height < 2) return;
+    const em = fontSize(this.element);
+    if (width === this.width && em === this.em) {
+      if (height !== this.height) this.resized(height);
+      return;
+    }
+    this.width = width;
+    this.em = em;
+    this.header = HEADER_EM * em;
+    this.slant = SLANT_EM * em;
+    this.nowInset = NOW_INSET_EM * em;
+    this.line = LINE_EM * em;
+    this.noteGap = NOTE_GAP_EM * em;
+    this.pxPerS = EM_PER_S * em;
+    this.browserX = Math.round(Math.min(MARGIN_MAX_EM * em, Math.max(MARGIN_MIN_EM * em, MARGIN_SHARE * width)));
+    this.serverX = Math.round(width - SERVER_INSET_EM * em);
+    this.noteX = this.browserX - 0.4 * em;
+    this.noteWidth = this.noteX - 0.2 * em;
+    this.heldMin = 2 * this.slant + 2;
+
+    this.items = [];
+    this.notes = [];
     this.element.replaceChildren();
     this.defineArrowHeads();
-    svg(this.element, "line", { class: "lifeline", x1: this.browserX, x2: this.browserX, y1: HEADER_PX, y2: height });
-    svg(this.element, "line", { class: "lifeline", x1: this.serverX, x2: this.serverX, y1: HEADER_PX, y2: height });
-    this.scroll = scroll ?? svg(this.element, "g");
-    this.element.append(this.scroll);
-    svg(this.element, "rect", { class: "header", x: 0, y: 0, width, height: HEADER_PX });
-    svg(this.element, "text", { class: "who", x: this.browserX, y: 10, "text-anchor": "middle" }, "browser");
-    svg(this.element, "text", { class: "who", x: this.serverX, y: 10, "text-anchor": "middle" }, "server");
+    this.lifelines = [this.browserX, this.serverX].map((x) =>
+      svg(this.element, "line", { class: "lifeline", x1: x, x2: x, y1: this.header, y2: height }),
+    );
+    this.scroll = svg(this.element, "g");
+    svg(this.element, "rect", { class: "header", x: 0, y: 0, width, height: this.header });
+    const baseline = (1.1 * em).toFixed(1);
+    svg(this.element, "text", { class: "who", x: this.browserX, y: baseline, "text-anchor": "middle" }, "browser");
+    svg(this.element, "text", { class: "who", x: this.serverX, y: baseline, "text-anchor": "middle" }, "server");
+    this.resized(height);
+    if (this.band) this.startBand(this.y(this.now() - this.windowS - 1));
+  }
+
+  resized(height) {
+    this.height = height;
+    this.windowS = (height - this.header - this.nowInset) / this.pxPerS;
+    for (const line of this.lifelines) line.setAttribute("y2", height);
+    this.frame();
   }
 
   defineArrowHeads() {
@@ -105,12 +151,86 @@ export class Timeline {
     );
   }
 
-  // A label, unless the last one is too close. A mark across the lane
-  // (reconnects, gaps, pauses: rare, and each one matters) always has its.
-  label(kind, x, y, text, anchor = "middle") {
-    if (!kind.startsWith("mark") && y - this.lastLabelY < LABEL_GAP_PX) return null;
-    this.lastLabelY = y;
-    return this.keep(svg(this.scroll, "text", { class: `label ${kind}`, x, y: y.toFixed(1), "text-anchor": anchor }, text));
+  // ---- notes in the margin ----
+
+  // A note level with `y`. A lasting one (marks, errors, what you sent)
+  // is always drawn, older notes moving up or making way for it; any
+  // other is left out when the margin there is taken.
+  note(kind, y, text, lasting = false) {
+    const last = this.notes.at(-1);
+    const oneLineTop = y - this.line / 2;
+    if (!lasting && last && oneLineTop < last.bottom + this.noteGap) return null;
+    const node = this.keep(svg(this.scroll, "text", { class: `label ${kind}`, "text-anchor": "end" }));
+    const lines = this.wrap(node, text);
+    // The last line is level with `y`; earlier ones go up.
+    const bottom = y + this.line / 2;
+    const note = { node, top: bottom - lines * this.line, bottom, lasting };
+    if (!lasting && last && note.top < last.bottom + this.noteGap) {
+      node.remove();
+      return null;
+    }
+    this.place(note);
+    this.notes.push(note);
+    this.makeRoomAbove(note);
+    this.forgetNotes();
+    return node;
+  }
+
+  // Writes `text` into `node` as lines (tspans) that fit the margin,
+  // breaking after spaces and hyphens. Joined, the lines are `text` again,
+  // so the element's text reads as written. Returns the number of lines.
+  wrap(node, text) {
+    const pieces = text.split(/(?<=[\s-])/);
+    const probe = svg(node, "tspan");
+    const lines = [];
+    let current = "";
+    for (const piece of pieces) {
+      probe.textContent = (current + piece).trimEnd();
+      if (current && probe.getComputedTextLength() > this.noteWidth) {
+        lines.push(current);
+        current = piece;
+      } else {
+        current += piece;
+      }
+    }
+    lines.push(current);
+    probe.remove();
+    for (const line of lines) svg(node, "tspan", { x: this.noteX.toFixed(1) }, line);
+    return lines.length;
+  }
+
+  // Sets a note's lines at its `top`.
+  place(note) {
+    const baseline = 0.95 * this.em;
+    [...note.node.children].forEach((tspan, i) => {
+      tspan.setAttribute("y", (note.top + i * this.line + baseline).toFixed(1));
+    });
+  }
+
+  // Notes above `note` that it overlaps: passing ones are removed, lasting
+  // ones move up, and so on up the margin.
+  makeRoomAbove(note) {
+    let below = note;
+    for (let i = this.notes.length - 2; i >= 0; i--) {
+      const above = this.notes[i];
+      const overlap = above.bottom + this.noteGap - below.top;
+      if (overlap <= 0) break;
+      if (!above.lasting) {
+        above.node.remove();
+        this.notes.splice(i, 1);
+        continue;
+      }
+      above.top -= overlap;
+      above.bottom -= overlap;
+      this.place(above);
+      below = above;
+    }
+  }
+
+  // Notes that scrolled out of view need no more room.
+  forgetNotes() {
+    const gone = this.y(this.now() - this.windowS - 2);
+    while (this.notes.length > 0 && this.notes[0].bottom < gone) this.notes.shift();
   }
 
   // ---- what the lane reports ----
@@ -118,58 +238,71 @@ export class Timeline {
   // A request leaves the browser; returns what the answer needs to know.
   request() {
     const t = this.now();
-    const line = this.arrow("ask", this.browserX, this.y(t), this.serverX, this.y(t) + SLANT_PX);
-    return { t, line, arrived: this.y(t) + SLANT_PX };
+    const line = this.arrow("ask", this.browserX, this.y(t), this.serverX, this.y(t) + this.slant);
+    return { t, line };
   }
 
   // The answer to `request` arrives now, carrying `count` messages.
+  // Returns where it reached the browser.
   answer(request, count) {
-    const start = this.back(request, count > 0 ? "news" : "empty");
-    if (count > 0) {
-      const middle = (this.browserX + this.serverX) / 2;
-      this.label("news", middle, start - 1, count === 1 ? "1 message" : `${count} messages`);
-    }
+    const end = this.back(request, count > 0 ? "news" : "empty");
+    if (count > 0) this.note("news", end, count === 1 ? "1 message" : `${count} messages`);
+    return end;
   }
 
   // The arrow back for `request`, after the dotted wait if the server held
-  // it; returns where the arrow starts.
+  // it; returns where it reaches the browser.
   back(request, kind) {
-    const start = Math.max(this.y(this.now()) - SLANT_PX, request.arrived);
-    if (start - request.arrived >= HELD_MIN_PX) {
-      this.keep(svg(this.scroll, "line", { class: "held", x1: this.serverX, x2: this.serverX, y1: request.arrived, y2: start.toFixed(1) }));
+    const arrived = this.y(request.t) + this.slant;
+    const start = Math.max(this.y(this.now()) - this.slant, arrived);
+    if (start - arrived >= this.heldMin) {
+      this.keep(svg(this.scroll, "line", { class: "held", x1: this.serverX, x2: this.serverX, y1: arrived.toFixed(1), y2: start.toFixed(1) }));
     }
-    this.arrow(kind, this.serverX, start, this.browserX, start + SLANT_PX);
-    return start;
+    this.arrow(kind, this.serverX, start, this.browserX, start + this.slant);
+    return start + this.slant;
   }
 
   // The stream is open: its first answer comes back, and the band begins.
   open(request, text) {
-    const start = this.back(request, "empty");
-    this.label("status", (this.browserX + this.serverX) / 2, start - 1, text);
-    const y = start + SLANT_PX;
-    const rect = svg(this.scroll, "rect", { class: "band", x: this.browserX, y: y.toFixed(1), width: this.serverX - this.browserX, height: 0 });
+    const end = this.back(request, "empty");
+    this.note("status", end, text);
+    this.band = {};
+    this.startBand(end);
+  }
+
+  startBand(y) {
+    const width = Math.max(0, this.serverX - this.browserX);
+    const rect = svg(this.scroll, "rect", { class: "band", x: this.browserX, y: y.toFixed(1), width, height: 0 });
     this.band = { rect, y };
   }
 
-  // A message on the open stream.
+  // A message on the open stream; returns where it reached the browser.
   tick() {
     const y = this.y(this.now());
-    this.arrow("news", this.serverX, y, this.browserX, y + SLANT_PX / 2);
+    this.arrow("news", this.serverX, y, this.browserX, y + this.slant / 2);
+    return y + this.slant / 2;
   }
 
   // A frame the browser sends up the open stream (WebSocket publishing).
   up(text) {
     const y = this.y(this.now());
-    this.arrow("ask", this.browserX, y, this.serverX, y + SLANT_PX / 2);
-    this.label("status", (this.browserX + this.serverX) / 2, y - 1, text);
+    this.arrow("ask", this.browserX, y, this.serverX, y + this.slant / 2);
+    this.note("status", y, text, true);
   }
 
   // A frame back that carries no message: the answer to one sent up.
   reply(text, failed) {
     const y = this.y(this.now());
     const kind = failed ? "failed" : "empty";
-    this.arrow(kind, this.serverX, y, this.browserX, y + SLANT_PX / 2);
-    this.label(kind === "failed" ? "failed" : "status", (this.browserX + this.serverX) / 2, y + SLANT_PX + 9, text);
+    this.arrow(kind, this.serverX, y, this.browserX, y + this.slant / 2);
+    this.note(kind === "failed" ? "failed" : "status", y + this.slant / 2, text, true);
+  }
+
+  // A message this tab published arrived at `y`: said in the margin, with
+  // a dot where it reached the browser.
+  mine(y, text) {
+    this.keep(svg(this.scroll, "circle", { class: "mine", cx: this.browserX, cy: y.toFixed(1), r: (0.3 * this.em).toFixed(1) }));
+    this.note("mine", y, text, true);
   }
 
   // The stream ended: "paused" by us, "error" (marked here), or "broken"
@@ -189,8 +322,8 @@ export class Timeline {
 
   // `request` got an error (or no answer at all).
   fail(request, text) {
-    const start = this.back(request, "failed");
-    this.label("failed", this.serverX - 4, start + SLANT_PX + 9, text, "end");
+    const end = this.back(request, "failed");
+    this.note("failed", end, text, true);
   }
 
   // `request` was abandoned by us (the lane was paused).
@@ -198,11 +331,12 @@ export class Timeline {
     request.line.classList.add("cancelled");
   }
 
-  // A horizontal mark across the lane: reconnects, gaps, pauses.
+  // A horizontal mark across the dialogue: reconnects, gaps, pauses; its
+  // words in the margin beside it.
   mark(text, kind) {
     const y = this.y(this.now());
-    this.keep(svg(this.scroll, "line", { class: `mark ${kind}`, x1: 0, x2: this.serverX + 30, y1: y.toFixed(1), y2: y.toFixed(1) }));
-    this.label(`mark ${kind}`, this.browserX + 4, y - 2, text, "start");
+    this.keep(svg(this.scroll, "line", { class: `mark ${kind}`, x1: this.browserX, x2: this.width, y1: y.toFixed(1), y2: y.toFixed(1) }));
+    this.note(`mark ${kind}`, y, text, true);
   }
 
   // ---- animation ----
@@ -210,10 +344,10 @@ export class Timeline {
   // Scrolls to now, grows the open band, and forgets what left the view.
   frame() {
     const now = this.now();
-    const shift = this.height - NOW_INSET_PX - this.y(now);
+    const shift = this.height - this.nowInset - this.y(now);
     this.scroll.setAttribute("transform", `translate(0 ${shift.toFixed(1)})`);
     if (this.band) this.band.rect.setAttribute("height", Math.max(0, this.y(now) - this.band.y).toFixed(1));
-    const forgotten = now - WINDOW_S - 2;
+    const forgotten = now - this.windowS - 2;
     while (this.items.length > 0 && this.items[0].t < forgotten) this.items.shift().node.remove();
   }
 }

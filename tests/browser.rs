@@ -230,6 +230,68 @@ fn six_connections_show_what_waits_in_the_browser() {
     );
 }
 
+/// Follow your own message: at 4 msg/s, a message published from the box
+/// (by POST and up the WebSocket) gets a row in "your messages" with this
+/// browser's delay in each lane, is marked in every lane and stays in view
+/// there, and every dot of a latency strip names its message and delay.
+#[test]
+fn your_own_message_is_followed_through_every_lane() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let server = Server::start(pushlab::Config {
+        rate: RATE,
+        workers: Some(2),
+        // The test fills the table past its 20 rows, one publish after another.
+        publish_burst: 100,
+        ..pushlab::Config::default()
+    });
+    let node = Command::new("node")
+        .arg(root.join("tests/browser/mine.test.mjs"))
+        .arg(format!("http://{}/", server.addr))
+        .arg(root.join("target/browser/mine.png"))
+        .spawn()
+        .expect("start node");
+    let status = wait_bounded(node, BROWSER_TIMEOUT);
+    server.stop();
+    assert_eq!(
+        status,
+        Some(0),
+        "the browser test failed (its output is above)"
+    );
+}
+
+/// Readable from the back row: at 1280×720, 1024×768, 1920×1080 and at
+/// 150 % zoom, the four lanes side by side fill the screen, no text is
+/// smaller than 14 px at 1280×720, no name is cut and no label is drawn
+/// on a line. Screenshots in `target/browser/layout-*.png`.
+#[test]
+fn the_page_reads_from_the_back_row_at_every_classroom_size() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let server = Server::start(pushlab::Config {
+        rate: RATE,
+        workers: Some(2),
+        ..pushlab::Config::default()
+    });
+    let node = Command::new("node")
+        .arg(root.join("tests/browser/layout.test.mjs"))
+        .arg(format!("http://{}/", server.addr))
+        .arg(root.join("target/browser/layout.png"))
+        .spawn()
+        .expect("start node");
+    let status = wait_bounded(node, BROWSER_TIMEOUT);
+    server.stop();
+    assert_eq!(
+        status,
+        Some(0),
+        "the browser test failed (its output is above)"
+    );
+}
+
 /// True when Chromium, Node and playwright-core are there. Otherwise says
 /// "skipped" — or, with `CI` set, fails: there a skipped browser test
 /// would be a silent hole.

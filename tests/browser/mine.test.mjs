@@ -1,0 +1,204 @@
+// Follow your own message, in a real browser, while the generator publishes
+// 4 messages a second (so a short poll's answer carries several, and a
+// three-line list alone would lose yours at once):
+//
+// 1. a message published from the box (by POST, then up the WebSocket)
+//    gets a row in "your messages" (data-your-messages, [data-id]) whose
+//    four [data-lane-delay] cells fill with this browser's delay in each
+//    lane — each no longer than the time from the click to the message's
+//    arrival in that lane, and the same number the lane's own marks say;
+// 2. it is marked in every lane: its list item says "you" and stays in
+//    view after newer messages arrived; the dialogue has a "you: #id"
+//    note; the latency strip has a ringed dot whose title is "#id (yours)
+//    · N ms";
+// 3. every dot of a strip says its message's id and delay;
+// 4. the table keeps the newest 20 rows, newest first.
+//
+//   node tests/browser/mine.test.mjs http://127.0.0.1:PORT/ target/browser/mine.png
+//
+// tests/browser.rs starts the server (generator at 4 msg/s) and runs this
+// as part of `cargo test`. Every wait is bounded.
+
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { LANES, STEP_MS, runInBrowser, step, watch } from "./harness.mjs";
+
+const [url, screenshot] = process.argv.slice(2);
+if (!url || !screenshot) {
+  console.error("usage: node mine.test.mjs <url> <screenshot.png>");
+  process.exit(2);
+}
+
+// The table's bound (mine.js KEPT_ROWS).
+const KEPT_ROWS = 20;
+// Newer messages that must arrive in a lane after yours while it stays in view.
+const NEWER = 4;
+// Clock error allowed between the click and the server's publish time.
+const CLOCK_SLACK_MS = 25;
+
+await runInBrowser(async (context) => {
+  const page = context.pages()[0] ?? (await context.newPage());
+  watch(page, "page");
+  await page.setViewportSize({ width: 1280, height: 720 });
+  // When each message id first showed in each lane, page time.
+  await page.addInitScript((lanes) => {
+    window.arrivals = Object.fromEntries(lanes.map((lane) => [lane, {}]));
+    addEventListener("DOMContentLoaded", () => {
+      for (const lane of lanes) {
+        new MutationObserver((changes) => {
+          for (const change of changes) {
+            for (const item of change.addedNodes) {
+              if (item.dataset?.id) window.arrivals[lane][item.dataset.id] ??= performance.now();
+            }
+          }
+        }).observe(document.querySelector(`[data-lane="${lane}"] .messages`), { childList: true });
+      }
+    });
+  }, LANES);
+
+  step(`loading ${url}`);
+  await page.goto(url, { timeout: STEP_MS });
+  for (const lane of LANES) {
+    await page.locator(`[data-lane="${lane}"] .messages li[data-id]`).first().waitFor({ timeout: STEP_MS });
+  }
+  await page.locator("[data-your-messages-empty]").waitFor({ state: "visible", timeout: STEP_MS });
+
+  step("1–2. published by POST: a row with four delays, and marks in every lane");
+  const byPost = await publishAndFollow(page, "post");
+  step(`   #${byPost.id}: ${describe(byPost.delays)}`);
+
+  step("1–2. published up the WebSocket: the same");
+  const byWs = await publishAndFollow(page, "ws");
+  step(`   #${byWs.id}: ${describe(byWs.delays)}`);
+  const order = await page.locator("[data-your-messages] tbody tr").evaluateAll((rows) => rows.map((r) => Number(r.dataset.id)));
+  if (order[0] !== byWs.id || order[1] !== byPost.id) throw new Error(`rows not newest first: ${order}`);
+  if (await page.locator("[data-your-messages-empty]").isVisible()) throw new Error("the table still says to publish something");
+
+  step("3. every dot of every strip names its message and delay");
+  await page.waitForFunction(() => document.querySelectorAll(".strip circle").length >= 20, null, { timeout: STEP_MS });
+  const dots = await page.evaluate(() =>
+    [...document.querySelectorAll(".strip circle")].map((dot) => dot.querySelector("title")?.textContent ?? ""),
+  );
+  const unnamed = dots.filter((title) => !/^#\d+( \(yours\))? · \d+(\.\d)? ms$/.test(title));
+  if (dots.length < 20 || unnamed.length > 0) throw new Error(`${dots.length} dots; without id and delay: ${JSON.stringify(unnamed.slice(0, 5))}`);
+  step(`   ${dots.length} dots, e.g. "${dots.at(-1)}"`);
+
+  step(`4. the table keeps the newest ${KEPT_ROWS}`);
+  await page.locator('form[data-action="publish"] [name="via"]').selectOption("post");
+  const last = await page.evaluate(publishMany, { count: KEPT_ROWS, timeout: STEP_MS });
+  await page.locator(`[data-your-messages] tr[data-id="${last}"]`).waitFor({ timeout: STEP_MS });
+  const ids = await page.locator("[data-your-messages] tbody tr").evaluateAll((rows) => rows.map((r) => Number(r.dataset.id)));
+  if (ids.length !== KEPT_ROWS || ids[0] !== last || ids.includes(byPost.id) || ids.includes(byWs.id)) {
+    throw new Error(`after ${KEPT_ROWS + 2} messages the table holds ${ids.length}: ${ids.join(" ")}`);
+  }
+
+  mkdirSync(dirname(screenshot), { recursive: true });
+  await page.locator(".yours").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: screenshot });
+  step(`screenshot in ${screenshot}`);
+}, screenshot.replace(/\.png$/, "-failure.png"));
+
+// Publishes one message from the box over `via` and checks everything the
+// page shows of it. Returns {id, delays}.
+async function publishAndFollow(page, via) {
+  const form = page.locator('form[data-action="publish"]');
+  await form.locator('[name="via"]').selectOption(via);
+  const clickedAt = await page.evaluate(() => performance.now());
+  const id = await publish(page, `mine over ${via} ${Date.now()}`);
+  const row = page.locator(`[data-your-messages] tr[data-id="${id}"]`);
+  await row.waitFor({ timeout: STEP_MS });
+
+  // 1. Four delays, each within what the test itself saw.
+  await page.waitForFunction(
+    (id) => [...document.querySelectorAll(`[data-your-messages] tr[data-id="${id}"] [data-lane-delay]`)].every((cell) => cell.textContent !== ""),
+    id,
+    { timeout: STEP_MS },
+  );
+  const delays = await row.evaluate((tr) => Object.fromEntries([...tr.querySelectorAll("[data-lane-delay]")].map((c) => [c.dataset.laneDelay, c.textContent])));
+  if (JSON.stringify(Object.keys(delays)) !== JSON.stringify(LANES)) throw new Error(`#${id}: cells ${Object.keys(delays)}`);
+  const arrivals = await page.evaluate((id) => Object.fromEntries(Object.entries(window.arrivals).map(([lane, seen]) => [lane, seen[id]])), id);
+  for (const lane of LANES) {
+    const ms = Number(delays[lane]);
+    const seen = arrivals[lane] - clickedAt;
+    if (!(ms >= 0) || !(ms <= seen + CLOCK_SLACK_MS)) {
+      throw new Error(`#${id} in ${lane}: the table says ${delays[lane]} ms, but it showed ${seen.toFixed(1)} ms after the click`);
+    }
+  }
+
+  // 2. Marked in every lane, and still in view after newer messages.
+  await page.waitForFunction(
+    ({ id, lanes, newer }) =>
+      lanes.every((lane) => Object.keys(window.arrivals[lane]).filter((seen) => Number(seen) > id).length >= newer),
+    { id, lanes: LANES, newer: NEWER },
+    { timeout: STEP_MS },
+  );
+  // The strips redraw a few times a second.
+  await page.waitForFunction(
+    (id) => document.querySelectorAll(".strip circle.mine title").length >= 4 &&
+      [...document.querySelectorAll(".strip")].every((strip) => [...strip.querySelectorAll("circle.mine title")].some((t) => t.textContent.startsWith(`#${id} `))),
+    id,
+    { timeout: STEP_MS },
+  );
+  for (const lane of LANES) {
+    const root = page.locator(`[data-lane="${lane}"]`);
+    const item = root.locator(`.messages li[data-id="${id}"]`);
+    if (!(await item.isVisible())) throw new Error(`#${id} is no longer in view in the ${lane} lane's list after ${NEWER} newer messages`);
+    const tag = await item.locator(".you").textContent();
+    // On top as drawn (the pinned item is ordered first, not moved).
+    const top = await root.locator(".messages").evaluate((list) => {
+      const shown = [...list.children].filter((li) => li.getClientRects().length > 0);
+      shown.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
+      return shown[0]?.dataset.id;
+    });
+    if (top !== String(id)) throw new Error(`the ${lane} lane's list shows #${top} on top, not yours (#${id})`);
+    const note = root.locator(".timeline .label.mine").filter({ hasText: `you: #${id}` });
+    if ((await note.count()) !== 1) throw new Error(`the ${lane} lane's dialogue has ${await note.count()} "you: #${id}" notes`);
+    const dot = await root.locator(".strip circle.mine title").filter({ hasText: `#${id} (yours)` }).allTextContents();
+    const said = `${delays[lane]} ms`;
+    if (dot.length !== 1 || !dot[0].endsWith(` · ${said}`)) throw new Error(`the ${lane} strip's dot for #${id}: ${JSON.stringify(dot)}, the table says ${said}`);
+    if (tag !== `you · ${said}`) throw new Error(`the ${lane} lane's list says "${tag}", the table ${said}`);
+  }
+  return { id, delays };
+}
+
+// Publishes `text` from the box (over the selected way); returns its id as
+// the box's status says it.
+async function publish(page, text) {
+  const form = page.locator('form[data-action="publish"]');
+  await form.locator('[name="author"]').fill("mine test");
+  await form.locator('[name="text"]').fill(text);
+  await form.locator('[name="status"]').evaluate((output) => (output.value = ""));
+  await form.locator('button[type="submit"]').click();
+  const status = form.locator("output").filter({ hasText: /^sent #\d+/ });
+  await status.waitFor({ timeout: STEP_MS });
+  return Number((await status.textContent()).match(/#(\d+)/)[1]);
+}
+
+// Runs in the page: submits the box `count` times, each after the answer
+// to the one before; resolves with the last id.
+async function publishMany({ count, timeout }) {
+  const form = document.querySelector('form[data-action="publish"]');
+  let id = null;
+  for (let i = 0; i < count; i++) {
+    form.text.value = `one of many ${i}`;
+    form.status.value = "";
+    id = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer to publish ${i}: "${form.status.value}"`)), timeout);
+      const said = new MutationObserver(() => {
+        const sent = form.status.value.match(/^sent #(\d+)/);
+        if (!sent && !form.status.value) return;
+        said.disconnect();
+        clearTimeout(timer);
+        if (sent) resolve(Number(sent[1]));
+        else reject(new Error(`publish ${i}: "${form.status.value}"`));
+      });
+      said.observe(form.status, { childList: true, characterData: true, subtree: true });
+      form.requestSubmit();
+    });
+  }
+  return id;
+}
+
+function describe(delays) {
+  return LANES.map((lane) => `${lane} ${delays[lane]} ms`).join(" · ");
+}
