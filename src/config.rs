@@ -113,11 +113,36 @@ pub struct Config {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub publish_burst: u32,
 
-    /// How long a client may take to send a request's head (the first
-    /// request on a connection); a slower one is answered 408 and closed,
-    /// so trickled headers (slowloris) cannot hold connections forever.
+    /// How long a client may take to send a request's head, from its first
+    /// byte (on a fresh connection, from the connect); a slower one is
+    /// answered 408 and closed, so trickled headers (slowloris) cannot hold
+    /// connections forever.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// How long a client may take to send a request's whole body, from the
+    /// end of its head, on any route; a slower one is answered 408 (or, if
+    /// the answer is already under way, cut off) and closed. 0 = no limit.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
+    /// How long an idle keep-alive connection waits for its next request
+    /// before it is closed; 0 turns keep-alive off. Longer than the page's
+    /// slowest poll interval (10 s), so a polling tab keeps reusing one
+    /// connection, and well short of nginx's 75 s, so the idle connections
+    /// of a class give their file descriptors back soon.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub keep_alive_timeout: Duration,
+
+    /// Connections one client (one IP address, one /64 for IPv6) may hold
+    /// at once; one more is answered 503 and closed at once, so no client
+    /// can take every file descriptor. An open page holds up to 7 (the
+    /// browser's 6 per host, plus its WebSocket): a class behind one NAT
+    /// needs about 8 per laptop. 0 = unlimited. Default: 256, or unlimited
+    /// when listening on loopback only, where `pushlab load` runs its
+    /// thousands of clients.
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
 
     // Slow consumers: see src/techniques/ws.rs (dropped) and sse.rs (gapped).
     /// A WebSocket client whose queue has stayed full this long (it stopped
@@ -150,6 +175,9 @@ impl Default for Config {
             publish_rate: 20,
             publish_burst: 20,
             request_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(15),
+            max_connections_per_ip: None,
             slow_consumer_timeout: Duration::from_secs(10),
         }
     }

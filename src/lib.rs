@@ -14,6 +14,7 @@
 //! - [`stats`] — the counters and latency histograms per technique.
 //! - [`traffic`] — the middleware that counts requests and bytes on the wire.
 //! - [`limits`] — connection limits and the per-client publish rate.
+//! - [`connections`] — each connection's timeouts and its client's limit.
 //! - [`origin`] — the Origin and Host checks that guard WebSockets and
 //!   everything that changes state.
 //! - [`teacher`] — the teacher key: who may steer the whole class.
@@ -34,6 +35,7 @@ pub mod api;
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod cursor;
 pub mod error;
 pub mod generator;
@@ -108,12 +110,17 @@ pub async fn run(
     // A client that closes its end is gone: drop its parked long-poll (and
     // the handler's future with it) instead of keeping it until the timeout.
     .h1_allow_half_closed(false)
-    // A client that trickles its request head (slowloris) is answered 408
-    // and closed, instead of holding a connection as long as it likes.
+    // A client that trickles a request's head (slowloris) or body is
+    // answered 408 and closed, an idle one is closed, one client holds at
+    // most --max-connections-per-ip, and no burst of connections runs the
+    // process out of file descriptors: see connections.rs.
     .client_request_timeout(state.config.request_timeout)
+    .keep_alive(state.config.keep_alive_timeout)
+    .on_connect(connections::on_connect(&state.config, address))
+    .max_connections(connections::max_per_worker(workers))
     .disable_signals()
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-    .listen(listener)?
+    .listen(connections::deepen_accept_queue(listener)?)?
     .run();
 
     let handle = server.handle();

@@ -8,6 +8,7 @@ mod bad_input;
 mod broker;
 mod controls;
 mod counters;
+mod descriptors;
 mod docs;
 mod echo_limits;
 mod excerpts;

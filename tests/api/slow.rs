@@ -1,8 +1,11 @@
-//! Slow consumers: clients that keep their socket open but stop reading must
+//! Slow clients. Those that keep their socket open but stop reading must
 //! not slow down anyone else, must not make the server's memory grow, and
-//! are dropped (WebSocket) or gapped (SSE) — and counted.
+//! are dropped (WebSocket) or gapped (SSE) — and counted. Those that send
+//! slowly are cut off: a request head trickled on a keep-alive connection,
+//! a body trickled to any route, a connection left idle (the first request's
+//! head: tests/api/faults.rs; many at once: tests/api/descriptors.rs).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -194,4 +197,149 @@ async fn wait_for_stat_at_least(app: &TestApp, technique: &str, field: &str, wan
         }
     })
     .await
+}
+
+/// How long the tests below give a client to send a head or a body, or to
+/// send its next request.
+const CLIENT_TIMEOUT: Duration = Duration::from_millis(300);
+/// How much later than its timeout a slow connection may be cut off.
+const CUT_OFF_SLACK: Duration = Duration::from_millis(1500);
+/// A trickling client sends one byte this often.
+const TRICKLE_EVERY: Duration = Duration::from_millis(20);
+
+/// The head of a keep-alive connection's second request, trickled, gets a
+/// JSON 408 and the connection is closed at the request timeout, as the
+/// first request's head does (upstream actix times only the first).
+#[tokio::test]
+async fn a_later_request_head_trickled_on_a_keep_alive_connection_is_cut_off() {
+    let app = spawn_app(pushlab::Config {
+        request_timeout: CLIENT_TIMEOUT,
+        ..test_config()
+    });
+    let mut raw = Raw::connect(&app).await;
+    raw.send(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await;
+    let first = String::from_utf8_lossy(&raw.read_response().await).into_owned();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+
+    let head = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa";
+    let (answer, lived) = trickle_until_closed(&mut raw.stream, head).await;
+    assert_timed_out(&answer);
+    assert_cut_off_in_time("the trickled second head", lived);
+}
+
+/// A body trickled one byte at a time is cut off at the body timeout on
+/// every kind of route: one that reads its body (publish), one that waits
+/// without reading it (long-poll) — both answer 408 — and ones that answer
+/// at once and leave the body to be drained (a poll, a 405): these have
+/// answered already, so the connection is just closed.
+#[tokio::test]
+async fn a_trickled_body_is_cut_off_at_the_body_timeout_on_any_route() {
+    let app = spawn_app(pushlab::Config {
+        body_timeout: CLIENT_TIMEOUT,
+        ..test_config()
+    });
+    // Within the publish body limit, so the length alone is not refused.
+    let length = "Content-Type: application/json\r\nContent-Length: 1000";
+    let chunked = "Transfer-Encoding: chunked";
+    for (request, framing, answered) in [
+        ("POST /api/messages", length, None),
+        ("GET /api/longpoll", length, None),
+        ("GET /api/poll", chunked, Some("HTTP/1.1 200")),
+        ("DELETE /api/poll", chunked, Some("HTTP/1.1 405")),
+    ] {
+        let mut raw = Raw::connect(&app).await;
+        let head = format!(
+            "{request} HTTP/1.1\r\nHost: {}\r\n{framing}\r\n\r\n",
+            app.addr
+        );
+        raw.send(head.as_bytes()).await;
+        // The chunked bodies: one endless chunk.
+        let body: &[u8] = if framing == chunked {
+            b"100000\r\n{\"text\": \"aaaaaaaaaaaaaaaa"
+        } else {
+            b"{\"text\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        };
+        let (answer, lived) = trickle_until_closed(&mut raw.stream, body).await;
+        match answered {
+            None => assert_timed_out(&answer),
+            Some(status) => {
+                let answer = String::from_utf8_lossy(&answer);
+                assert!(answer.starts_with(status), "{request}: {answer}");
+                assert!(
+                    !answer.contains(" 408 "),
+                    "{request} answered twice: {answer}"
+                );
+            }
+        }
+        assert_cut_off_in_time(request, lived);
+    }
+}
+
+/// A keep-alive connection with no next request is closed after the idle
+/// keep-alive timeout.
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_its_timeout() {
+    let app = spawn_app(pushlab::Config {
+        keep_alive_timeout: CLIENT_TIMEOUT,
+        ..test_config()
+    });
+    let mut raw = Raw::connect(&app).await;
+    // The connection is idle from its answer on, a little after this.
+    let idle = Instant::now();
+    raw.send(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await;
+    let first = String::from_utf8_lossy(&raw.read_response().await).into_owned();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(!first.contains("connection: close"), "{first}");
+    let mut byte = [0u8; 1];
+    let read = within("the idle connection to close", raw.stream.read(&mut byte)).await;
+    assert!(matches!(read, Ok(0) | Err(_)), "sent {read:?} unasked");
+    assert_cut_off_in_time("the idle connection", idle.elapsed());
+}
+
+/// Writes `bytes` over and over, one every [`TRICKLE_EVERY`], until the
+/// server closes the connection; returns what it answered meanwhile and
+/// how long the connection lived from the first byte.
+async fn trickle_until_closed(stream: &mut TcpStream, bytes: &[u8]) -> (Vec<u8>, Duration) {
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    within("the server to cut the trickle off", async {
+        for byte in bytes.iter().cycle() {
+            if stream.write_all(&[*byte]).await.is_err() {
+                break; // the server closed its end
+            }
+            let mut chunk = [0u8; 1024];
+            match tokio::time::timeout(TRICKLE_EVERY, stream.read(&mut chunk)).await {
+                Err(_) => continue, // nothing yet: trickle on
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(n)) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    (answer, started.elapsed())
+}
+
+/// A JSON 408 that closes the connection.
+fn assert_timed_out(answer: &[u8]) {
+    let answer = String::from_utf8_lossy(answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(
+        answer.contains("content-type: application/json"),
+        "{answer}"
+    );
+    assert!(answer.contains(r#""error":"request_timeout""#), "{answer}");
+}
+
+/// Cut off by its timeout, not much later. (Not "not before": actix reckons
+/// the head and keep-alive deadlines from a clock it updates every 500 ms,
+/// so they may come up to that much early.)
+fn assert_cut_off_in_time(what: &str, lived: Duration) {
+    eprintln!("{what}: cut off after {lived:?} (timeout {CLIENT_TIMEOUT:?})");
+    assert!(
+        lived < CLIENT_TIMEOUT + CUT_OFF_SLACK,
+        "{what} was cut off after {lived:?}"
+    );
 }

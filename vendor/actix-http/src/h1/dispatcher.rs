@@ -16,7 +16,7 @@ use futures_core::ready;
 use pin_project_lite::pin_project;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
-    time::sleep_until,
+    time::{sleep, sleep_until},
 };
 use tokio_util::codec::{Decoder as _, Encoder as _};
 use tracing::{error, trace};
@@ -25,6 +25,7 @@ use super::{
     codec::{Answering, Codec},
     decoder::MAX_BUFFER_SIZE,
     payload::{Payload, PayloadSender, PayloadStatus},
+    rules::ConnectionRules,
     timer::TimerState,
     Message, MessageType,
 };
@@ -184,6 +185,10 @@ pin_project! {
         head_timer: TimerState,
         ka_timer: TimerState,
         shutdown_timer: TimerState,
+        // pushlab: the whole of a request body must arrive within
+        // `rules.body_timeout` of its head (see `poll_body_timer`).
+        body_timer: TimerState,
+        rules: Option<ConnectionRules>,
         graceful_shutdown: Option<crate::config::GracefulShutdownFuture>,
 
         pub(super) io: Option<T>,
@@ -292,6 +297,13 @@ where
         peer_addr: Option<net::SocketAddr>,
         conn_data: OnConnectData,
     ) -> Self {
+        // pushlab: see `ConnectionRules`
+        let rules = conn_data
+            .0
+            .as_ref()
+            .and_then(|data| data.get::<ConnectionRules>())
+            .copied();
+
         Dispatcher {
             inner: DispatcherState::Normal {
                 inner: InnerDispatcher {
@@ -310,6 +322,8 @@ where
                     head_timer: TimerState::new(config.client_request_deadline().is_some()),
                     ka_timer: TimerState::new(config.keep_alive().enabled()),
                     shutdown_timer: TimerState::new(config.client_disconnect_deadline().is_some()),
+                    body_timer: TimerState::new(rules.is_some_and(|r| r.body_timeout.is_some())),
+                    rules,
                     graceful_shutdown: config.graceful_shutdown(),
 
                     io: Some(io),
@@ -991,6 +1005,15 @@ where
                                     *req.payload() = crate::Payload::H1 { payload };
                                     *this.payload = Some(sender);
                                     *this.payload_drainable = req.chunked().unwrap_or(false);
+
+                                    // pushlab: a body is timed from the end of its head (the
+                                    // stream of an upgrade, a WebSocket's frames, is not a body)
+                                    let body_timeout = this.rules.and_then(|r| r.body_timeout);
+                                    if let (MessageType::Payload, Some(timeout)) =
+                                        (this.codec.message_type(), body_timeout)
+                                    {
+                                        this.body_timer.set_and_init(cx, sleep(timeout), line!());
+                                    }
                                 }
                             }
 
@@ -1021,6 +1044,10 @@ where
                             if let Some(mut payload) = this.payload.take() {
                                 payload.feed_eof();
                                 *this.payload_drainable = false;
+                                // pushlab: the body arrived in time
+                                if matches!(this.body_timer, TimerState::Active { .. }) {
+                                    this.body_timer.clear(line!());
+                                }
                             } else {
                                 error!("Internal server error: unexpected eof");
                                 this.flags.insert(Flags::READ_DISCONNECT);
@@ -1096,20 +1123,102 @@ where
 
         if let TimerState::Active { timer } = this.head_timer {
             if timer.as_mut().poll(cx).is_ready() {
-                // timeout on first request (slow request) return 408
+                // timeout on a request's head (slow request) return 408
 
                 trace!("timed out on slow request; replying with 408 and closing connection");
 
-                let _ = self.as_mut().send_error_response(
-                    Response::with_body(StatusCode::REQUEST_TIMEOUT, ()),
-                    BoxBody::new(()),
+                // pushlab: the rules' answer, the connection's last (see `answer_and_close`)
+                this.head_timer.clear(line!());
+                let timed_out = this.rules.map(|r| r.timed_out);
+                let answer = timed_out.map_or_else(
+                    || Response::with_body(StatusCode::REQUEST_TIMEOUT, BoxBody::new(())),
+                    |answer| answer(),
                 );
-
-                self.project().flags.insert(Flags::SHUTDOWN);
+                self.as_mut().answer_and_close(answer, cx)?;
             }
         };
 
         Ok(())
+    }
+
+    /// pushlab: a request body not complete `rules.body_timeout` after its
+    /// head. Its request, if it is being served and not answered yet, gets
+    /// the rules' `timed_out` answer; otherwise an answer is under way (or
+    /// was sent, and the body is being drained), so the connection is simply
+    /// closed. Either way nothing more is read from it.
+    fn poll_body_timer(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Result<(), DispatchError> {
+        let this = self.as_mut().project();
+        let TimerState::Active { timer } = this.body_timer else {
+            return Ok(());
+        };
+        if timer.as_mut().poll(cx).is_pending() {
+            return Ok(());
+        }
+        this.body_timer.clear(line!());
+        let Some(mut payload) = this.payload.take() else {
+            return Ok(()); // the body ended, if not by arriving in full
+        };
+        trace!("timed out on a slow request body; closing connection");
+        payload.set_error(PayloadError::Incomplete(None));
+
+        let unanswered = this.messages.is_empty()
+            && matches!(
+                &*this.state,
+                State::ServiceCall { .. } | State::ExpectCall { .. }
+            );
+        match this.rules.map(|r| r.timed_out) {
+            Some(answer) if unanswered => self.answer_and_close(answer(), cx),
+            _ => {
+                self.close(cx);
+                Ok(())
+            }
+        }
+    }
+
+    /// pushlab: writes `answer` whole, in place of whatever the connection
+    /// was serving, and closes the connection. The answer is encoded here
+    /// rather than streamed, so that closing cannot wait on a body and no
+    /// byte the client sends afterwards can keep the connection open.
+    fn answer_and_close(
+        mut self: Pin<&mut Self>,
+        answer: Response<BoxBody>,
+        cx: &mut Context<'_>,
+    ) -> Result<(), DispatchError> {
+        let (mut res, body) = answer.replace_body(());
+        res.head_mut().set_connection_type(ConnectionType::Close);
+        let body = body.try_into_bytes().unwrap_or_default();
+
+        let mut this = self.as_mut().project();
+        this.messages.clear();
+        this.state.set(State::None);
+        if let Some(mut payload) = this.payload.take() {
+            payload.set_error(PayloadError::Incomplete(None));
+        }
+        self.as_mut().send_response_inner(res, &body)?;
+        this = self.as_mut().project();
+        this.codec.encode(Message::Chunk(Some(body)), this.write_buf)?;
+        this.codec.encode(Message::Chunk(None), this.write_buf)?;
+        self.close(cx);
+        Ok(())
+    }
+
+    /// pushlab: ends the connection once what is buffered is written, for at
+    /// most the client disconnect timeout.
+    fn close(self: Pin<&mut Self>, cx: &mut Context<'_>) {
+        let this = self.project();
+        this.flags.remove(Flags::KEEP_ALIVE);
+        this.flags.insert(Flags::SHUTDOWN);
+        if matches!(this.ka_timer, TimerState::Active { .. }) {
+            this.ka_timer.clear(line!());
+        }
+        let timing = matches!(this.shutdown_timer, TimerState::Active { .. });
+        if let (false, Some(deadline)) = (timing, this.config.client_disconnect_deadline()) {
+            this.shutdown_timer
+                .set_and_init(cx, sleep_until(deadline.into()), line!());
+        }
     }
 
     fn poll_ka_timer(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Result<(), DispatchError> {
@@ -1204,6 +1313,7 @@ where
     /// Poll head, keep-alive, and disconnect timer.
     fn poll_timers(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Result<(), DispatchError> {
         self.as_mut().poll_head_timer(cx)?;
+        self.as_mut().poll_body_timer(cx)?;
         self.as_mut().poll_ka_timer(cx)?;
         self.as_mut().poll_shutdown_timer(cx)?;
 
@@ -1388,12 +1498,25 @@ where
                         let inner = inner.as_mut().project();
                         inner.flags.remove(Flags::KEEP_ALIVE);
                         inner.ka_timer.clear(line!());
+
+                        // pushlab: a later request's head is timed as the first one's is,
+                        // from its first byte; upstream times only the first, so a head
+                        // trickled on a keep-alive connection held it forever
+                        if let Some(deadline) = inner.config.client_request_deadline() {
+                            inner
+                                .head_timer
+                                .set_and_init(cx, sleep_until(deadline.into()), line!());
+                        }
                     }
 
                     if !inner.flags.contains(Flags::STARTED) {
                         inner.as_mut().project().flags.insert(Flags::STARTED);
 
-                        if let Some(deadline) = inner.config.client_request_deadline() {
+                        // pushlab: a refused connection is answered before any request
+                        // is read, and closed (see `ConnectionRules::refused`)
+                        if let Some(refused) = inner.rules.and_then(|r| r.refused) {
+                            inner.as_mut().answer_and_close(refused(), cx)?;
+                        } else if let Some(deadline) = inner.config.client_request_deadline() {
                             inner.as_mut().project().head_timer.set_and_init(
                                 cx,
                                 sleep_until(deadline.into()),

@@ -10,6 +10,7 @@ mod dispatcher;
 mod encoder;
 mod expect;
 mod payload;
+mod rules;
 mod service;
 mod timer;
 mod upgrade;
@@ -21,6 +22,7 @@ pub use self::{
     dispatcher::Dispatcher,
     expect::ExpectHandler,
     payload::Payload,
+    rules::ConnectionRules,
     service::{H1Service, H1ServiceHandler},
     upgrade::UpgradeHandler,
     utils::SendResponse,
