@@ -92,6 +92,7 @@ export class Figures {
     for (const counter of COUNTERS) since[counter] = now[counter] - (base ? base[counter] : 0);
     since.bytes = since.bytes_in + since.bytes_out;
     since.latency = now.latency_ms;
+    since.backlog = now.backlog;
     return since;
   }
 
@@ -132,11 +133,24 @@ export class Figures {
       const measured = c.latency.count > 0;
       set('[data-stat="p50"]', measured ? formatMs(c.latency.p50) : "–");
       set('[data-stat="p99"]', measured ? formatMs(c.latency.p99) : "–");
+      noteBacklog(lane.root.querySelector('[data-stat="p50"]').closest("tr").querySelector("th"), c.backlog);
     }
     const mine = lane.samples.map((s) => s.ms);
     set('[data-browser-stat="p50"]', formatMs(percentile(mine, 50)));
     set('[data-browser-stat="p99"]', formatMs(percentile(mine, 99)));
   }
+}
+
+// The class's percentiles are of live deliveries only: messages that
+// clients came back for (after a pause or a reconnect, or with since=0) are
+// counted apart by the server, so that one resume does not move everyone's
+// p99. The row's title says how many, and how late they were.
+function noteBacklog(rowHeader, backlog) {
+  rowHeader.dataset.note ??= rowHeader.title;
+  const apart = backlog?.messages_delivered
+    ? `; kept apart: ${backlog.messages_delivered} resumed (backlog) deliveries, p50 ${formatMs(backlog.latency_ms.p50)} ms`
+    : "";
+  rowHeader.title = `${rowHeader.dataset.note}; live deliveries only${apart}`;
 }
 
 // Counters only grow while a server runs; smaller ones mean a new run.
