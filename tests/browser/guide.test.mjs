@@ -146,6 +146,16 @@ function labels(page, lane) {
   return page.locator(`[data-lane="${lane}"] .timeline text`).allTextContents();
 }
 
+// Publishes `text` from `page` by an ordinary POST, as a partner would from
+// another laptop, without waiting for it to arrive anywhere.
+async function post(page, text) {
+  const status = await page.evaluate(
+    (text) => fetch("/api/messages", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ author: "partner", text }) }).then((r) => r.status),
+    text,
+  );
+  check(status === 201, `publishing ${text} answered ${status}`);
+}
+
 async function setRate(teacher, rate) {
   const form = teacher.locator('form[data-action="rate"]');
   await form.locator('[name="rate"]').fill(String(rate));
@@ -306,8 +316,9 @@ async function play(context) {
   const rateField = (page) => page.locator('form[data-action="rate"] [name="rate"]');
   check(!(await rateField(teacher).evaluate((input) => input.readOnly)), "the teacher's generator field is read-only");
   for (const student of students) {
-    check(await rateField(student.page).evaluate((input) => input.readOnly), `${student.url}: a student may change the generator`);
+    // The page learns its role from the server before it wires the field.
     await student.page.locator('form[data-action="rate"] output').filter({ hasText: "set by the teacher" }).waitFor({ timeout: STEP_MS });
+    check(await rateField(student.page).evaluate((input) => input.readOnly), `${student.url}: a student may change the generator`);
   }
 
   step("who may change what: the poll intervals and long-poll timeouts the guide lists are the page's");
@@ -339,6 +350,7 @@ async function play(context) {
   const hello = `hello from row 3 ${Date.now()}`;
   const [first, second, third] = students;
   await publish(first.page, hello, everyone);
+  const requestsOf = [teacherRequests, ...students.map((s) => s.requests)];
   for (const [i, page] of everyone.entries()) {
     const lanes = await seen(page);
     const got = LANES.map((lane) => lanes[lane].find((m) => m.text === hello));
@@ -346,7 +358,11 @@ async function play(context) {
     check(ids.size === 1, `page ${i}: the four lanes show ${[...ids].join(", ")} for one message`);
     const pushed = Math.min(...got.slice(1).map((m) => m.at));
     const polled = got[0].at;
-    check(polled - pushed <= 1000 + 750, `page ${i}: short polling got it ${Math.round(polled - pushed)} ms after the fastest lane (interval 1 s)`);
+    // One interval, plus the poll's round trip; a busy machine's timers
+    // and round trips run late, so both get room.
+    const roundTrip = median(requestsOf[i].filter((r) => r.url.includes("/api/poll") && r.answeredAt).map((r) => r.answeredAt - r.sentAt)) ?? 0;
+    const bound = 1000 + 3 * roundTrip + 1000;
+    check(polled - pushed <= bound, `page ${i}: short polling got it ${Math.round(polled - pushed)} ms after the fastest lane (interval 1 s, allowed ${Math.round(bound)})`);
   }
 
   // ---- step 2 ----
@@ -419,17 +435,17 @@ async function play(context) {
   check(await drawn(teacher, "poll", ".arrow.empty") > greyQuiet, "no new grey answers with the generator at 0");
 
   // ---- step 3 ----
-  step("step 3: long-poll timeout 5 s, pause and resume: one grey answer per 5 s");
+  step("step 3: long-poll timeout 5 s: the lane asks again at once; one grey answer per 5 s");
   const lp = second.page.locator('[data-lane="longpoll"]');
+  const changedAt = Date.now();
   await lp.locator('[name="longpoll-timeout"]').selectOption("5");
-  await lp.locator('[data-action="pause"]').click();
-  const resumedAt = Date.now();
-  await lp.locator('[data-action="pause"]').click();
   const parked = await until(
-    () => second.requests.find((r) => r.url.includes("/api/longpoll") && r.at >= resumedAt),
-    "a long-poll sent on resume",
+    () => second.requests.find((r) => r.url.includes("/api/longpoll") && r.at >= changedAt),
+    "a long-poll sent at once with the new timeout",
     3000,
   );
+  await until(async () => (await labels(second.page, "longpoll")).some((t) => t.includes("timeout now 5 s: asking again")),
+    '"timeout now 5 s: asking again" in the long-poll dialogue');
   check(/[?&]timeout=5(&|$)/.test(parked.url), `the new long-poll asks ${parked.url}, not timeout=5`);
   await until(() => parked.answeredAt && parked.body, "the long-poll to time out", 9000);
   const held = parked.answeredAt - parked.sentAt;
@@ -517,7 +533,7 @@ async function play(context) {
   await sse.locator("[data-connection]").filter({ hasText: "paused" }).waitFor({ timeout: STEP_MS });
   const shownBeforePause = (await seen(third.page)).sse.filter((m) => m.id).length;
   const during = [`while paused 1 ${Date.now()}`, `while paused 2 ${Date.now()}`];
-  for (const text of during) await publish(teacher, text);
+  for (const text of during) await post(teacher, text);
   await sse.locator('[data-action="pause"]').click();
   await until(async () => (await seen(third.page)).sse.some((m) => m.text === during[1]), "the messages published during the pause");
   const ids = (await seen(third.page)).sse.filter((m) => m.id).map((m) => m.id);
@@ -535,7 +551,7 @@ async function play(context) {
   step("step 5: send over the WebSocket: the publish frame goes up");
   const upText = `over the socket ${Date.now()}`;
   const framesBefore = first.frames.length;
-  await publish(first.page, upText, everyone, "ws");
+  await publish(first.page, upText, [first.page, third.page], "ws");
   const frames = first.frames.slice(framesBefore);
   const up = frames.find((f) => f.up && f.payload.includes(upText));
   check(up && JSON.parse(up.payload).type === "publish", "no publish frame sent up the WebSocket");
@@ -558,13 +574,13 @@ async function play(context) {
   const start = JSON.parse((await run(fill(first_, 0), 5000)).out);
   check(Number.isInteger(start.next) && start.messages.length === 0, `the first poll answered ${JSON.stringify(start)}`);
   const pairText = `pair 3 ${Date.now()}`;
-  await publish(second.page, pairText, [second.page]);
+  await post(second.page, pairText);
   for (const command of commands.filter((c) => c !== first_)) {
     const filled = fill(command.replace("--max-time 20", "--max-time 3"), start.next);
     const resume = command.includes("Last-Event-ID");
     const running = run(filled, resume ? 2000 : 10000);
     // The partner publishes while the stream runs, so it has an event.
-    if (command.includes("/api/sse") && !resume) await pause(1000).then(() => publish(second.page, `pair 3 again ${Date.now()}`, [second.page]));
+    if (command.includes("/api/sse") && !resume) await pause(1000).then(() => post(second.page, `pair 3 again ${Date.now()}`));
     const { out, code } = await running;
     step(`  ${filled.slice(0, 110)} → exit ${code}`);
     if (resume) {
@@ -605,7 +621,7 @@ async function play(context) {
   await inConsole(third.cdp, "es.close(); ws.close();");
 
   // ---- step 7 ----
-  step("step 7: four tabs of the page: the notice says why the fourth waits");
+  step("step 7: four tabs of the page: the notice says so; the fourth tab is slowed, not frozen");
   const tabs = [];
   for (let n = 2; n <= 4; n++) {
     const tab = await context.newPage();
@@ -614,14 +630,45 @@ async function play(context) {
     await tab.goto(first.url, { timeout: 30000, waitUntil: "commit" });
   }
   const notice = first.page.locator('[data-notice="tabs"]');
-  await notice.filter({ hasText: "4 tabs" }).waitFor({ state: "visible", timeout: 30000 });
-  const said = await notice.textContent();
-  check(/6 of 6/.test(said) && /wait/.test(said), `the notice says: ${said}`);
+  await notice.waitFor({ state: "visible", timeout: 30000 });
+  await until(async () => /\b4 tabs\b/.test(await notice.textContent()), "the notice counting 4 tabs", 30000);
   check(await notice.locator('[data-action="park"]').isVisible(), "no button to pause long-poll and SSE");
-  const studentStatsBefore = await classStat(third.page, "ws", "messages");
-  await until(async () => (await classStat(third.page, "ws", "messages")) > studentStatsBefore, "another laptop's figures to keep moving", 10000);
+  const fourth = tabs[2];
+  await fourth.locator('[data-lane="poll"] .messages li[data-id]').first().waitFor({ timeout: 40000 });
+  await fourth.locator('[data-lane="longpoll"] .messages li[data-id]').first().waitFor({ timeout: 40000 });
+  const otherLaptop = await classStat(third.page, "ws", "messages");
+  await until(async () => (await classStat(third.page, "ws", "messages")) > otherLaptop, "another laptop's figures to keep moving", 10000);
   for (const tab of tabs) await tab.close({ runBeforeUnload: true });
-  await notice.waitFor({ state: "hidden", timeout: STEP_MS });
+  await until(async () => (await notice.isHidden()) || (await notice.textContent()).includes("This tab holds"), "the notice forgetting the closed tabs", 30000)
+    .catch(async (error) => {
+      throw new Error(`${error.message}; it says: ${await notice.textContent()}`);
+    });
+
+  step("step 7: open them until one has to wait: six streams held, polls stop, SSE and WebSocket go on");
+  const six = first.page.locator("[data-six]");
+  await six.locator('[data-action="fill"]').click();
+  await six.locator("[data-six-status]").filter({ hasText: "now every other request waits" }).waitFor({ timeout: 20000 });
+  await until(async () => /Streams never end/.test(await notice.textContent()), "the notice saying streams never end");
+  const before = await seen(first.page);
+  const stalled = `while six are held ${Date.now()}`;
+  await post(teacher, stalled);
+  await until(async () => {
+    const lanes = await seen(first.page);
+    return ["sse", "ws"].every((lane) => lanes[lane].some((m) => m.text === stalled));
+  }, "SSE and WebSocket delivering while the six are held");
+  const whileHeld = await seen(first.page);
+  for (const lane of ["poll", "longpoll"]) {
+    check(whileHeld[lane].length === before[lane].length, `the ${lane} lane went on with six streams held`);
+  }
+  await six.locator('[data-action="release"]').click();
+  await until(async () => {
+    const lanes = await seen(first.page);
+    return ["poll", "longpoll"].every((lane) => lanes[lane].some((m) => m.text === stalled));
+  }, "polls and long-polls catching up after the release", 20000);
+  const caughtUp = await seen(first.page);
+  for (const lane of ["poll", "longpoll"]) {
+    check(!caughtUp[lane].slice(before[lane].length).some((m) => m.note), `the ${lane} lane missed messages while held: ${JSON.stringify(caughtUp[lane].filter((m) => m.note))}`);
+  }
 
   // ---- step 8 ----
   step("step 8: the generator back at 1");
