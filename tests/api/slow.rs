@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -229,10 +229,12 @@ async fn a_later_request_head_trickled_on_a_keep_alive_connection_is_cut_off() {
 }
 
 /// A body trickled one byte at a time is cut off at the body timeout on
-/// every kind of route: one that reads its body (publish), one that waits
-/// without reading it (long-poll) — both answer 408 — and ones that answer
-/// at once and leave the body to be drained (a poll, a 405): these have
-/// answered already, so the connection is just closed.
+/// every kind of route: one that reads its body (publish, also when the
+/// body is the stream of a WebSocket upgrade), one that waits without
+/// reading it (long-poll) — these answer 408 — and ones that answer at
+/// once and leave the body to be drained (a poll, a 405): these have
+/// answered already, so the connection is just closed. (A WebSocket whose
+/// upgrade was accepted is not timed: tests/api/websocket.rs.)
 #[tokio::test]
 async fn a_trickled_body_is_cut_off_at_the_body_timeout_on_any_route() {
     let app = spawn_app(pushlab::Config {
@@ -242,8 +244,12 @@ async fn a_trickled_body_is_cut_off_at_the_body_timeout_on_any_route() {
     // Within the publish body limit, so the length alone is not refused.
     let length = "Content-Type: application/json\r\nContent-Length: 1000";
     let chunked = "Transfer-Encoding: chunked";
+    // A WebSocket upgrade's bytes are read until the connection ends, not
+    // to a length; what a handler reads of them before any 101 is a body.
+    let upgrade = "Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: websocket";
     for (request, framing, answered) in [
         ("POST /api/messages", length, None),
+        ("POST /api/messages", upgrade, None),
         ("GET /api/longpoll", length, None),
         ("GET /api/poll", chunked, Some("HTTP/1.1 200")),
         ("DELETE /api/poll", chunked, Some("HTTP/1.1 405")),
@@ -273,6 +279,29 @@ async fn a_trickled_body_is_cut_off_at_the_body_timeout_on_any_route() {
             }
         }
         assert_cut_off_in_time(request, lived);
+    }
+}
+
+/// An accepted WebSocket is no request body: its frames still go both ways
+/// well after the body timeout.
+#[tokio::test]
+async fn an_accepted_websocket_outlives_the_body_timeout() {
+    let app = spawn_app(pushlab::Config {
+        body_timeout: CLIENT_TIMEOUT,
+        ..test_config()
+    });
+    let mut socket = ws_connect(&app, "/ws/echo").await;
+    // Time itself is what is tested: let the body timeout pass, twice over.
+    tokio::time::sleep(CLIENT_TIMEOUT * 3).await;
+    within("send", socket.send(WsMessage::text("still here")))
+        .await
+        .unwrap();
+    loop {
+        match within("the echo", socket.next()).await {
+            Some(Ok(WsMessage::Text(text))) => break assert_eq!(text.as_str(), "still here"),
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+            other => panic!("the WebSocket ended: {other:?}"),
+        }
     }
 }
 

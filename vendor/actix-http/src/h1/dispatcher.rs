@@ -505,6 +505,14 @@ where
             this.codec.answer(answering);
         }
 
+        // pushlab: what follows an accepted upgrade (a WebSocket's frames) is
+        // no request body: it is not timed (see `poll_body_timer`)
+        if res.head().status == StatusCode::SWITCHING_PROTOCOLS
+            && matches!(this.body_timer, TimerState::Active { .. })
+        {
+            this.body_timer.clear(line!());
+        }
+
         this.codec
             .encode(Message::Item((res, size)), this.write_buf)
             .map_err(|err| {
@@ -1006,12 +1014,11 @@ where
                                     *this.payload = Some(sender);
                                     *this.payload_drainable = req.chunked().unwrap_or(false);
 
-                                    // pushlab: a body is timed from the end of its head (the
-                                    // stream of an upgrade, a WebSocket's frames, is not a body)
-                                    let body_timeout = this.rules.and_then(|r| r.body_timeout);
-                                    if let (MessageType::Payload, Some(timeout)) =
-                                        (this.codec.message_type(), body_timeout)
-                                    {
+                                    // pushlab: a body is timed from the end of its head; so is
+                                    // an upgrade's stream, until a 101 accepts the upgrade (see
+                                    // `send_response_inner`): read by a handler before that, it
+                                    // is a body too
+                                    if let Some(timeout) = this.rules.and_then(|r| r.body_timeout) {
                                         this.body_timer.set_and_init(cx, sleep(timeout), line!());
                                     }
                                 }

@@ -18,7 +18,8 @@ pub struct ConnectionRules {
     /// How long a request's body may take, from the end of its head to its
     /// last byte. A body not complete by then is answered with `timed_out`
     /// if its request is not answered yet, and the connection is closed.
-    /// `None`: no limit, as upstream.
+    /// The stream that follows an upgrade's head is timed the same way
+    /// until a 101 accepts the upgrade. `None`: no limit, as upstream.
     pub body_timeout: Option<Duration>,
 
     /// The answer to a request whose head or body did not arrive in time
