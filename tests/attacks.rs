@@ -544,8 +544,11 @@ async fn trickled_second_head(addr: SocketAddr) {
         Duration::from_millis(20),
     )
     .await;
-    // Not yet within --request-timeout: a head trickled a byte per 100 ms
-    // was not cut off in 3 s here, one per 20 ms after up to 2.8 s.
+    // Weaker than it should be: this head is all sent (unfinished) in about
+    // 1.6 s and then the client goes quiet, and only that silence is cut.
+    // With --request-timeout 1s a second head still trickling (a byte per
+    // 20 or 100 ms) was not cut off within 5 s; tests/api/slow.rs, at
+    // 300 ms, is cut in time. Tighten this to CLIENT_TIMEOUT once fixed.
     assert_timed_out(&answer, began.elapsed(), ATTACK_BOUND);
 }
 
