@@ -36,7 +36,7 @@ export class Lane {
     this.list = this.root.querySelector(".messages");
     this.connection = this.root.querySelector("[data-connection]");
     this.pauseButton = this.root.querySelector('[data-action="pause"]');
-    // { at: performance.now() ms, ms: latency } of recent deliveries.
+    // {at: performance.now() ms, ms: latency, id, mine} of recent deliveries.
     this.samples = [];
     this.paused = false;
     this.controller = new AbortController();

@@ -60,8 +60,8 @@ export class Timeline {
   // dialogue starts afresh (an open stream's band goes on).
   layout() {
     const { width, height } = fit(this.element);
-    // Not laid out (a hidden page): nothing to fit yet.
-    if (width < 2 || height < 2) return;
+    // Not laid out for now (a page being hidden): keep what is drawn.
+    if ((width < 2 || height < 2) && this.scroll) return;
     const em = fontSize(this.element);
     if (width === this.width && em === this.em) {
       if (height !== this.height) this.resized(height);
