@@ -31,6 +31,9 @@ const CLOCK_QUEUED_MS = 3500;
 // stated uncertainty and this much more (the browser's clock is anchored at
 // page load and the system clock may be nudged since).
 const CLOCK_SLACK_MS = 25;
+// A sample's own round trip on a busy machine stays far below the queue's
+// CLOCK_QUEUED_MS: anything under this bound cannot have counted the wait.
+const SAMPLE_BOUND_MS = 1000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -128,12 +131,12 @@ await runInBrowser(async (context) => {
   step(`   ${JSON.stringify(clock)}`);
   if (!clock.done) throw new Error("the clock's measurement did not end after the queue was released");
   if (!(clock.queuedMs >= CLOCK_QUEUED_MS - 1000)) throw new Error(`the clock's request did not wait in the queue (${clock.queuedMs} ms)`);
-  if (!Number.isFinite(clock.uncertaintyMs) || clock.uncertaintyMs > 100) throw new Error(`the clock was not measured: ${clock.said}`);
+  if (!Number.isFinite(clock.uncertaintyMs) || clock.uncertaintyMs > SAMPLE_BOUND_MS) throw new Error(`the clock was not measured: ${clock.said}`);
   if (Math.abs(clock.offsetMs) > clock.uncertaintyMs + CLOCK_SLACK_MS) throw new Error(`a queued clock check is off by ${clock.offsetMs} ms: ${clock.said}`);
   // Each sample must stand on its own: in a crowded browser every one of
   // them may have waited.
   const first = clock.first;
-  if (!first || first.roundTripMs > 100 || Math.abs(first.offsetMs) > first.roundTripMs / 2 + CLOCK_SLACK_MS) {
+  if (!first || first.roundTripMs > SAMPLE_BOUND_MS || Math.abs(first.offsetMs) > first.roundTripMs / 2 + CLOCK_SLACK_MS) {
     throw new Error(`the queued sample counted its wait: ${JSON.stringify(first)}`);
   }
   if (clock.rawLatencyMs < -(clock.uncertaintyMs + CLOCK_SLACK_MS)) throw new Error(`a latency came out ${clock.rawLatencyMs} ms`);
