@@ -6,7 +6,9 @@
 //! here those links would break, so rendering rewrites them: `NN-name.md`
 //! becomes `/docs/NN-name`, `README.md` becomes `/docs`, and `../results/X`
 //! becomes `/docs/results/X`, which this module serves from the copy of
-//! `results/` compiled into the binary, and `http://127.0.0.1:8080/api/…`
+//! `results/` compiled into the binary, another file of `docs/` (an image
+//! such as `print/handout.png`) becomes `/docs/print/handout.png`, and
+//! `http://127.0.0.1:8080/api/…`
 //! (right for a student running pushlab) becomes `/api/…`. Headings get the ids a forge gives
 //! them, so `#fragment` links work in both places.
 //!
@@ -153,6 +155,15 @@ pub async fn chapter(req: HttpRequest, path: web::Path<String>) -> Result<HttpRe
     }
     if slug == HANDOUT {
         return handout(&req);
+    }
+    if let Some(file) = DOCS
+        .get_file(path.as_str())
+        .filter(|_| !path.ends_with(".md"))
+    {
+        // A file the chapters show, such as docs/print/handout.png.
+        return Ok(HttpResponse::Ok()
+            .content_type(super::assets::content_type(&path))
+            .body(file.contents()));
     }
     let position = CONTENTS
         .iter()
@@ -403,6 +414,8 @@ fn rewrite_link(url: CowStr<'_>) -> CowStr<'_> {
         format!("/docs/results/{result}{fragment}")
     } else if let Some(chapter) = path.strip_suffix(".md").filter(|p| !p.contains('/')) {
         format!("/docs/{chapter}{fragment}")
+    } else if DOCS.get_file(path).is_some() {
+        format!("/docs/{path}{fragment}")
     } else {
         return url;
     };
@@ -448,7 +461,7 @@ mod tests {
         let html = render(
             "[a](03-long-polling.md) [b](README.md) [c](wire.md#cursors) \
              [d](../results/compare/clients-10.json) [e](https://example.org/x.md) \
-             [f](http://127.0.0.1:8080/api/stats)",
+             [f](http://127.0.0.1:8080/api/stats) [g](print/handout.png)",
         );
         for href in [
             "/docs/03-long-polling\"",
@@ -457,6 +470,7 @@ mod tests {
             "/docs/results/compare/clients-10.json\"",
             "https://example.org/x.md\"",
             "/api/stats\"",
+            "/docs/print/handout.png\"",
         ] {
             assert!(html.contains(&format!("href=\"{href}")), "{href} in {html}");
         }
