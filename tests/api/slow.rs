@@ -200,8 +200,11 @@ async fn wait_for_stat_at_least(app: &TestApp, technique: &str, field: &str, wan
 }
 
 /// How long the tests below give a client to send a head or a body, or to
-/// send its next request.
-const CLIENT_TIMEOUT: Duration = Duration::from_millis(300);
+/// send its next request. Longer than the 500 ms between the updates of
+/// the clock actix reckons deadlines from, so that a deadline set again
+/// with every byte that arrives would be put off for ever, as a trickle
+/// is, instead of falling within the same 500 ms.
+const CLIENT_TIMEOUT: Duration = Duration::from_millis(1200);
 /// How much later than its timeout a slow connection may be cut off.
 const CUT_OFF_SLACK: Duration = Duration::from_millis(1500);
 /// A trickling client sends one byte this often.

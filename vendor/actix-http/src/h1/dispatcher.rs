@@ -1507,9 +1507,13 @@ where
                         inner.ka_timer.clear(line!());
 
                         // pushlab: a later request's head is timed as the first one's is,
-                        // from its first byte; upstream times only the first, so a head
-                        // trickled on a keep-alive connection held it forever
-                        if let Some(deadline) = inner.config.client_request_deadline() {
+                        // from its first byte (not again from each next one); upstream
+                        // times only the first, so a head trickled on a keep-alive
+                        // connection held it forever
+                        let timing = matches!(inner.head_timer, TimerState::Active { .. });
+                        if let (false, Some(deadline)) =
+                            (timing, inner.config.client_request_deadline())
+                        {
                             inner
                                 .head_timer
                                 .set_and_init(cx, sleep_until(deadline.into()), line!());
