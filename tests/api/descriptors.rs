@@ -48,10 +48,11 @@ const RECONNECT_AFTER_REFUSAL: Duration = Duration::from_millis(500);
 /// The healthy client asks again this often.
 const HEALTHY_EVERY: Duration = Duration::from_millis(50);
 /// The slowest answer the healthy client may get, connecting included. It
-/// gets most in a few milliseconds; without the per-client limit it got 3
-/// or 4 answers in the whole attack, each after 1 to 2 seconds, waiting for
-/// a trickler to be cut off.
-const HEALTHY_SLOWEST: Duration = Duration::from_secs(1);
+/// gets most in a few milliseconds (the slowest took 0.7 s on a busy
+/// two-core machine); without the per-client limit it got 3 or 4 answers
+/// in the whole attack, after 1.3 to 2.2 seconds each, waiting for a
+/// trickler to be cut off.
+const HEALTHY_SLOWEST: Duration = Duration::from_millis(1500);
 /// How much later than the request timeout a trickler may be cut off.
 const CUT_OFF_SLACK: Duration = Duration::from_millis(1500);
 
