@@ -133,7 +133,8 @@ export class Figures {
       const measured = c.latency.count > 0;
       set('[data-stat="p50"]', measured ? formatMs(c.latency.p50) : "–");
       set('[data-stat="p99"]', measured ? formatMs(c.latency.p99) : "–");
-      noteBacklog(lane.root.querySelector('[data-stat="p50"]').closest("tr").querySelector("th"), c.backlog);
+      const latencyRow = lane.root.querySelector('[data-stat="p50"]')?.closest("tr")?.querySelector("th");
+      if (latencyRow) noteBacklog(latencyRow, c.backlog);
     }
     const mine = lane.samples.map((s) => s.ms);
     set('[data-browser-stat="p50"]', formatMs(percentile(mine, 50)));

@@ -27,9 +27,9 @@ use crate::helpers::*;
 /// `--echo-max-message`.
 const MESSAGE: usize = 1 << 20;
 
-/// How many each non-reading client sends, at most: 32 MiB, which a queue
+/// How many each non-reading client sends, at most: 16 MiB, which a queue
 /// bounded by message count (32 frames) would hold whole.
-const MESSAGES: usize = 32;
+const MESSAGES: usize = 16;
 
 /// How many clients stop reading at once in the memory test.
 const CLIENTS: usize = 10;
@@ -140,9 +140,9 @@ async fn a_client_that_stops_reading_is_closed_with_1008_after_the_byte_bound() 
     );
 }
 
-/// Ten clients that each send 32 MiB of 1 MiB messages and never read:
+/// Ten clients that each send 16 MiB of 1 MiB messages and never read:
 /// the server's resident memory grows by no more than ten times what one
-/// may hold (about 3 MiB) plus slack — not by what they sent (320 MiB) —
+/// may hold (about 3 MiB) plus slack — not by what they sent (160 MiB) —
 /// and comes back to within 8 MiB of where it was once they have gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_stop_reading_hold_bounded_memory_and_give_it_back() {
