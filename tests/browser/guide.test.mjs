@@ -531,8 +531,12 @@ async function play(context) {
   }
   const rate = await teacher.evaluate(() => fetch("/api/generator").then((r) => r.json()));
   check(rate.rate === 1, `after the restart the generator runs at ${rate.rate}, not the command's 1`);
-  step("step 4: the projector opens the new teacher URL (a new key)");
+  step("step 4: the projector's old key no longer sets the generator; the new teacher URL does");
   check(restartedUrl !== printedUrl, "the restarted server kept the old key");
+  const rateForm = teacher.locator('form[data-action="rate"]');
+  await rateForm.locator('[name="rate"]').fill("3");
+  await rateForm.locator('[name="rate"]').press("Enter");
+  await rateForm.locator("output").filter({ hasText: "open the teacher URL" }).waitFor({ timeout: STEP_MS });
   await teacher.goto(onProjector(restartedUrl), { timeout: STEP_MS });
   await recordMessages(teacher);
   await recordIds(teacher);
