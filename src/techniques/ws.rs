@@ -35,10 +35,10 @@
 //!
 //! What one client that stops reading can hold on `/ws`: the frames are
 //! small (a message frame is at most 3.4 KB: 500 characters of text, each
-//! at most 6 bytes once escaped, and a 32-character author), so actix-ws's
-//! 32 queued frames, as many again encoded for the connection, and its
-//! 32 KiB write buffer come to under 256 KiB — for at most
-//! `--slow-consumer-timeout`.
+//! at most 6 bytes once escaped, and a 32-character author; an error frame
+//! never quotes more than 300 characters), so actix-ws's 32 queued frames,
+//! as many again encoded for the connection, and its 32 KiB write buffer
+//! come to under 256 KiB — for at most `--slow-consumer-timeout`.
 //!
 //! `GET /ws/echo` runs the same session loop but echoes each message back:
 //! the "server answers the client" demo and the conformance suite's target.
@@ -83,6 +83,9 @@ use crate::ws_accept;
 const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Largest message /ws accepts once its fragments are put together.
 const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// The longest message an error frame carries, in characters: enough for
+/// every message pushlab writes itself.
+const MAX_ERROR_CHARS: usize = 300;
 /// The one version of the protocol there is: RFC 6455's. Earlier drafts
 /// (8, or Hixie-76 with none) were never compatible with it.
 const WEBSOCKET_VERSION: &str = "13";
@@ -446,7 +449,7 @@ impl Connection {
             Ok(id) => ServerFrame::Published { id }.text(),
             Err(error) => ServerFrame::Error {
                 error: error.error,
-                message: &error.message,
+                message: clipped(&error.message),
             }
             .text(),
         }
@@ -528,6 +531,17 @@ async fn next_batch(role: &mut Role) -> Batch {
     match role {
         Role::Subscriber(subscription) => subscription.recv().await,
         Role::Echo => std::future::pending().await,
+    }
+}
+
+/// An error frame's message, cut to [`MAX_ERROR_CHARS`]: a parser's error
+/// may quote the client's input (serde's "unknown variant `…`"), and an
+/// answer to a 1 MiB frame must not be a 1 MiB frame — nor, for a client
+/// that stops reading, 32 of them.
+fn clipped(message: &str) -> &str {
+    match message.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((end, _)) => &message[..end],
+        None => message,
     }
 }
 

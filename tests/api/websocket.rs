@@ -138,6 +138,27 @@ async fn a_bad_publish_frame_gets_an_error_frame_and_stays_open() {
     assert_eq!(ws_next_json(&mut ws).await["type"], "published");
 }
 
+/// An error frame never quotes a client's input at length: a publish frame
+/// whose type is 60,000 characters long is answered in a few hundred bytes
+/// (serde's "unknown variant" message would quote all of it), so what a
+/// client that stops reading can pile up on `/ws` stays small.
+#[tokio::test]
+async fn an_error_frame_does_not_quote_a_long_input() {
+    let app = spawn_app(test_config());
+    let mut ws = ws_connect(&app, "/ws").await;
+    ws_next_json(&mut ws).await; // hello
+    ws_send_json(&mut ws, serde_json::json!({"type": "x".repeat(60_000)})).await;
+    let reply = ws_next_json(&mut ws).await;
+    assert_eq!(reply["error"], "bad_json", "{reply}");
+    let message = reply["message"].as_str().unwrap();
+    assert!(message.contains("xxx"), "the input is quoted: {message}");
+    assert!(
+        reply.to_string().len() < 400,
+        "{} bytes",
+        reply.to_string().len()
+    );
+}
+
 /// /ws/echo sends back text and binary messages, fragmented ones reassembled.
 #[tokio::test]
 async fn echo_echoes_text_and_binary() {
