@@ -61,7 +61,9 @@ pub struct Config {
     /// means the client stopped reading: it is closed with 1008 and counted
     /// in echo.slow_consumers. So one client that stops reading holds at
     /// most this (or one message, if larger) plus the 96 KiB of its write
-    /// buffer and slice, and the message it is sending.
+    /// buffer and slice, and the message it is sending: about 3 MiB by
+    /// default. (On /ws, whose frames are at most 3.4 KB, one holds under
+    /// 256 KiB until --slow-consumer-timeout drops it.)
     #[arg(long, default_value_t = 2 << 20)]
     pub echo_max_queued: usize,
 
