@@ -63,4 +63,16 @@ await runInBrowser(async (context) => {
   await teacher.waitForFunction(async () => (await (await fetch("/api/generator")).json()).rate === 7.5, null, {
     timeout: STEP_MS,
   });
+
+  step("the name 'teacher' is the teacher's: the box sends the key; a student's page is refused");
+  const asTeacher = async (page) => {
+    const form = page.locator('form[data-action="publish"]');
+    await form.locator('[name="author"]').fill("teacher");
+    await form.locator('[name="text"]').fill("from the front");
+    await form.locator('[name="via"]').selectOption("post");
+    await form.locator('button[type="submit"]').click();
+    return form.locator("output");
+  };
+  await (await asTeacher(teacher)).filter({ hasText: /sent #\d+ by POST/ }).waitFor({ timeout: STEP_MS });
+  await (await asTeacher(student)).filter({ hasText: /teacher/ }).waitFor({ timeout: STEP_MS });
 }, screenshot);
