@@ -152,12 +152,14 @@ impl EventStream {
 
 // docs:start sse-hello
 /// `retry:` for the browser, and an `event: hello` naming the epoch and the
-/// cursor the stream starts from.
+/// cursor the stream starts from. The hello carries that cursor as its
+/// `id:` too, so a stream that breaks before its first message still
+/// reconnects with `Last-Event-ID` and misses nothing published meanwhile.
 fn hello(subscription: &Subscription) -> Bytes {
     Bytes::from(format!(
-        "retry: {RECONNECT_DELAY_MS}\nevent: hello\ndata: {{\"epoch\":\"{}\",\"next\":{}}}\n\n",
+        "retry: {RECONNECT_DELAY_MS}\nid: {next}\nevent: hello\ndata: {{\"epoch\":\"{}\",\"next\":{next}}}\n\n",
         subscription.epoch(),
-        subscription.next()
+        next = subscription.next()
     ))
 }
 // docs:end sse-hello

@@ -67,7 +67,12 @@ function listen(lane, cursor, backoff) {
       resent = 0;
       backoff.reset();
     });
-    source.addEventListener("hello", (event) => cursor.hello(JSON.parse(event.data)));
+    source.addEventListener("hello", (event) => {
+      // The hello carries the starting cursor as its id, so even a stream
+      // that breaks before its first message reconnects with Last-Event-ID.
+      lastEventId = event.lastEventId;
+      cursor.hello(JSON.parse(event.data));
+    });
     source.addEventListener("gap", (event) => {
       const gap = JSON.parse(event.data);
       cursor.gap(gap);

@@ -177,3 +177,21 @@ async fn an_sse_reconnect_resumes_from_last_event_id_not_the_urls_since() {
     let mut sse = SseClient::connect(&app, &path, Some(3)).await;
     assert_eq!(sse.next_message().await["id"], 4);
 }
+
+/// The SSE hello carries the starting cursor as its `id:`, so a stream that
+/// breaks before its first message reconnects with `Last-Event-ID` and
+/// still gets what was published while it was away.
+#[tokio::test]
+async fn an_sse_stream_broken_before_its_first_message_misses_nothing() {
+    let app = spawn_app(test_config());
+    app.publish("a", "before").await;
+    let mut sse = SseClient::connect(&app, "/api/sse", None).await;
+    let hello = sse.next_event().await.unwrap();
+    assert_eq!(hello.event, "hello");
+    let id: u64 = hello.id.expect("the hello has an id").parse().unwrap();
+    drop(sse);
+
+    let missed = app.publish("a", "while away").await;
+    let mut sse = SseClient::connect(&app, "/api/sse", Some(id)).await;
+    assert_eq!(sse.next_message().await["id"], missed);
+}
