@@ -601,7 +601,8 @@ async function play(context) {
     const { out, code } = await running;
     step(`  ${filled.slice(0, 110)} → exit ${code}`);
     if (resume) {
-      const first = out.match(/id: (\d+)/);
+      // The first message's id (the hello before it carries the cursor).
+      const first = out.match(/id: (\d+)\nevent: message/);
       check(first && Number(first[1]) === start.next + 1, `resuming from ${start.next} began at ${first?.[1]}`);
       continue;
     }
