@@ -46,6 +46,7 @@ use actix_web::rt::net::TcpStream;
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::limits::client_key;
 
 /// Connections one client may hold when the server listens beyond loopback
 /// and `--max-connections-per-ip` is not given.
@@ -218,20 +219,6 @@ impl PerClient {
 impl Drop for Held {
     fn drop(&mut self) {
         self.limit.release(self.client);
-    }
-}
-
-/// Who a connection belongs to. An IPv6 host usually owns a whole /64 and
-/// can take a fresh address for every connection, so IPv6 clients are told
-/// apart by their /64 prefix; IPv4 clients (mapped ones too) by their
-/// address. The publish limit (src/limits.rs) tells clients apart the same way.
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
-        },
     }
 }
 

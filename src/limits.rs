@@ -144,10 +144,11 @@ impl PublishLimiter {
     }
 }
 
-/// Whose bucket a publish comes out of. An IPv6 host usually owns a whole
-/// /64 and can pick a fresh address for every request, so IPv6 clients are
-/// told apart by their /64 prefix; IPv4 clients by their address.
-fn client_key(ip: IpAddr) -> IpAddr {
+/// Who a client is, for the publish rate and the per-client connection
+/// limit (src/connections.rs) alike. An IPv6 host usually owns a whole /64
+/// and can pick a fresh address for every request, so IPv6 clients are told
+/// apart by their /64 prefix; IPv4 clients (mapped ones too) by their address.
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
