@@ -17,6 +17,7 @@ mod support;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,19 +50,13 @@ fn the_page_works_in_a_real_browser() {
         ..pushlab::Config::default()
     });
     let screenshot = root.join("target/browser/page.png");
-    let node = Command::new("node")
-        .arg(root.join("tests/browser/page.test.mjs"))
-        .arg(format!("http://{}/", server.addr))
-        .arg(&screenshot)
-        .spawn()
-        .expect("start node");
-    let status = wait_bounded(node, BROWSER_TIMEOUT);
-    server.stop();
-    assert_eq!(
-        status,
-        Some(0),
-        "the browser test failed (its output is above)"
+    let status = run_script(
+        root,
+        "page.test.mjs",
+        &[&format!("http://{}/", server.addr), &screenshot],
     );
+    server.stop();
+    assert_passed(status);
 }
 
 /// The SSE lane reconnects as the chapter teaches: the browser's own
@@ -82,19 +77,16 @@ fn the_sse_lane_reconnects_as_the_browser_does() {
         max_sse: 1,
         ..pushlab::Config::default()
     });
-    let node = Command::new("node")
-        .arg(root.join("tests/browser/sse.test.mjs"))
-        .arg(format!("http://{}/", server.addr))
-        .arg(root.join("target/browser/sse.png"))
-        .spawn()
-        .expect("start node");
-    let status = wait_bounded(node, BROWSER_TIMEOUT);
-    server.stop();
-    assert_eq!(
-        status,
-        Some(0),
-        "the browser test failed (its output is above)"
+    let status = run_script(
+        root,
+        "sse.test.mjs",
+        &[
+            &format!("http://{}/", server.addr),
+            &root.join("target/browser/sse.png"),
+        ],
     );
+    server.stop();
+    assert_passed(status);
 }
 
 /// Settings act at once (a new long-poll timeout is asked with at once),
@@ -111,19 +103,16 @@ fn settings_act_at_once_and_controls_say_what_they_act_on() {
         workers: Some(2),
         ..pushlab::Config::default()
     });
-    let node = Command::new("node")
-        .arg(root.join("tests/browser/controls.test.mjs"))
-        .arg(format!("http://{}/", server.addr))
-        .arg(root.join("target/browser/controls.png"))
-        .spawn()
-        .expect("start node");
-    let status = wait_bounded(node, BROWSER_TIMEOUT);
-    server.stop();
-    assert_eq!(
-        status,
-        Some(0),
-        "the browser test failed (its output is above)"
+    let status = run_script(
+        root,
+        "controls.test.mjs",
+        &[
+            &format!("http://{}/", server.addr),
+            &root.join("target/browser/controls.png"),
+        ],
     );
+    server.stop();
+    assert_passed(status);
 }
 
 /// Who steers the class: with the controls closed, a student's page shows
@@ -143,20 +132,17 @@ fn the_teacher_steers_and_students_follow() {
         open_controls: Some(false),
         ..pushlab::Config::default()
     });
-    let node = Command::new("node")
-        .arg(root.join("tests/browser/teacher.test.mjs"))
-        .arg(format!("http://{}/", server.addr))
-        .arg(key)
-        .arg(root.join("target/browser/teacher.png"))
-        .spawn()
-        .expect("start node");
-    let status = wait_bounded(node, BROWSER_TIMEOUT);
-    server.stop();
-    assert_eq!(
-        status,
-        Some(0),
-        "the browser test failed (its output is above)"
+    let status = run_script(
+        root,
+        "teacher.test.mjs",
+        &[
+            &format!("http://{}/", server.addr),
+            &key,
+            &root.join("target/browser/teacher.png"),
+        ],
     );
+    server.stop();
+    assert_passed(status);
 }
 
 /// Two instances over one Redis, a page on each: a message published
@@ -181,21 +167,18 @@ fn two_pages_on_two_instances_show_one_stream() {
     };
     // Only A's generator runs: B's lanes get everything through Redis.
     let (a, b) = (instance(RATE), instance(0.0));
-    let node = Command::new("node")
-        .arg(root.join("tests/browser/broker.test.mjs"))
-        .arg(format!("http://{}/", a.addr))
-        .arg(format!("http://{}/", b.addr))
-        .arg(redis.url())
-        .spawn()
-        .expect("start node");
-    let status = wait_bounded(node, BROWSER_TIMEOUT);
+    let status = run_script(
+        root,
+        "broker.test.mjs",
+        &[
+            &format!("http://{}/", a.addr),
+            &format!("http://{}/", b.addr),
+            &redis.url(),
+        ],
+    );
     a.stop();
     b.stop();
-    assert_eq!(
-        status,
-        Some(0),
-        "the browser test failed (its output is above)"
-    );
+    assert_passed(status);
 }
 
 /// Six connections, as they happen, in one tab: a button opens streams
@@ -215,19 +198,16 @@ fn six_connections_show_what_waits_in_the_browser() {
         workers: Some(2),
         ..pushlab::Config::default()
     });
-    let node = Command::new("node")
-        .arg(root.join("tests/browser/six.test.mjs"))
-        .arg(format!("http://{}/", server.addr))
-        .arg(root.join("target/browser/six.png"))
-        .spawn()
-        .expect("start node");
-    let status = wait_bounded(node, BROWSER_TIMEOUT);
-    server.stop();
-    assert_eq!(
-        status,
-        Some(0),
-        "the browser test failed (its output is above)"
+    let status = run_script(
+        root,
+        "six.test.mjs",
+        &[
+            &format!("http://{}/", server.addr),
+            &root.join("target/browser/six.png"),
+        ],
     );
+    server.stop();
+    assert_passed(status);
 }
 
 /// Follow your own message: at 4 msg/s, a message published from the box
@@ -247,19 +227,16 @@ fn your_own_message_is_followed_through_every_lane() {
         publish_burst: 100,
         ..pushlab::Config::default()
     });
-    let node = Command::new("node")
-        .arg(root.join("tests/browser/mine.test.mjs"))
-        .arg(format!("http://{}/", server.addr))
-        .arg(root.join("target/browser/mine.png"))
-        .spawn()
-        .expect("start node");
-    let status = wait_bounded(node, BROWSER_TIMEOUT);
-    server.stop();
-    assert_eq!(
-        status,
-        Some(0),
-        "the browser test failed (its output is above)"
+    let status = run_script(
+        root,
+        "mine.test.mjs",
+        &[
+            &format!("http://{}/", server.addr),
+            &root.join("target/browser/mine.png"),
+        ],
     );
+    server.stop();
+    assert_passed(status);
 }
 
 /// Readable from the back row: at 1280×720, 1024×768, 1920×1080 and at
@@ -277,14 +254,31 @@ fn the_page_reads_from_the_back_row_at_every_classroom_size() {
         workers: Some(2),
         ..pushlab::Config::default()
     });
+    let status = run_script(
+        root,
+        "layout.test.mjs",
+        &[
+            &format!("http://{}/", server.addr),
+            &root.join("target/browser/layout.png"),
+        ],
+    );
+    server.stop();
+    assert_passed(status);
+}
+
+/// Runs `tests/browser/<script>` under Node with `args`, bounded by
+/// [`BROWSER_TIMEOUT`]; its exit status, or None if it had to be stopped.
+fn run_script(root: &Path, script: &str, args: &[&dyn AsRef<OsStr>]) -> Option<i32> {
     let node = Command::new("node")
-        .arg(root.join("tests/browser/layout.test.mjs"))
-        .arg(format!("http://{}/", server.addr))
-        .arg(root.join("target/browser/layout.png"))
+        .arg(root.join("tests/browser").join(script))
+        .args(args.iter().map(|a| a.as_ref()))
         .spawn()
         .expect("start node");
-    let status = wait_bounded(node, BROWSER_TIMEOUT);
-    server.stop();
+    wait_bounded(node, BROWSER_TIMEOUT)
+}
+
+/// The script passed; what failed, it printed above.
+fn assert_passed(status: Option<i32>) {
     assert_eq!(
         status,
         Some(0),
