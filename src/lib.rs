@@ -12,6 +12,8 @@
 //! - [`load`] — `pushlab load`: the same load on each technique, measured.
 //! - [`publish`] — what a user may post, for POST and WebSocket alike.
 //! - [`stats`] — the counters and latency histograms per technique.
+//! - [`tabs`] — each open page's own figures, wire log and faults.
+//! - [`tally`] — where a technique counts a delivery, for the class and the tab.
 //! - [`traffic`] — the middleware that counts requests and bytes on the wire.
 //! - [`limits`] — connection limits and the per-client publish rate.
 //! - [`connections`] — each connection's timeouts and its client's limit.
@@ -49,6 +51,8 @@ pub mod rate;
 pub mod routing;
 pub mod state;
 pub mod stats;
+pub mod tabs;
+pub mod tally;
 pub mod teacher;
 pub mod techniques;
 pub mod traffic;
@@ -158,7 +162,8 @@ async fn forget_idle_publishers(state: AppState) {
 
 /// The whole route table.
 fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
-    let counted = |technique| traffic::Traffic::new(state.stats.clone(), technique);
+    let counted =
+        |technique| traffic::Traffic::new(state.stats.clone(), state.tabs.clone(), technique);
     let config = &state.config;
     cfg.app_data(error::query_config())
         .app_data(error::json_config(publish::MAX_BODY_BYTES))
@@ -179,7 +184,10 @@ fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
         .service(
             resource("/ws/echo", GET, ws::echo)
                 .wrap(from_fn(origin::guard))
-                .wrap(traffic::Traffic::echo(state.stats.clone()).limit(config.max_echo)),
+                .wrap(
+                    traffic::Traffic::echo(state.stats.clone(), state.tabs.clone())
+                        .limit(config.max_echo),
+                ),
         )
         .service(
             resource("/api/messages", POST, publish::post_message).wrap(from_fn(origin::guard)),

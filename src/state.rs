@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::limits::PublishLimiter;
 use crate::stats::Stats;
+use crate::tabs::Tabs;
 use crate::teacher::TeacherKey;
 
 #[derive(Clone)]
@@ -36,6 +37,8 @@ pub struct AppState {
     pub publish_limit: Arc<PublishLimiter>,
     /// Who may use the global controls (see [`crate::teacher`]).
     pub teacher: Arc<TeacherKey>,
+    /// Each open page's own figures (see [`crate::tabs`]).
+    pub tabs: Arc<Tabs>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             generator_rate: Arc::new(watch::Sender::new(config.rate)),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
+            tabs: Arc::default(),
         })
     }
 }

@@ -140,14 +140,7 @@ impl TechniqueStats {
         if messages.whole_ring() {
             self.full_ring_reads.inc();
         }
-        // A batch handed over as its request or connection begins (a
-        // read, a subscription's first batch) has `now` for that beginning;
-        // a later one holds only messages published since: no backlog.
-        let live_after = if messages.all_live() {
-            0
-        } else {
-            now.saturating_sub(LIVE_WINDOW.as_micros() as u64)
-        };
+        let live_after = live_after(messages, now);
         let mut live = lock(&self.latency);
         let mut backlog = None;
         let mut backlog_count = 0;
@@ -212,6 +205,18 @@ impl TechniqueStats {
     }
 }
 
+/// Messages of `messages` published before this time (µs) are a backlog.
+/// A batch handed over as its request or connection begins (a read, a
+/// subscription's first batch) has `now` for that beginning; a later one
+/// holds only messages published since: no backlog.
+pub fn live_after(messages: &Messages, now: u64) -> u64 {
+    if messages.all_live() {
+        0
+    } else {
+        now.saturating_sub(LIVE_WINDOW.as_micros() as u64)
+    }
+}
+
 fn lock(histogram: &Mutex<Histogram<u64>>) -> std::sync::MutexGuard<'_, Histogram<u64>> {
     histogram.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -265,6 +270,26 @@ impl LatencySnapshot {
             p90: ms(h.value_at_quantile(0.9)),
             p99: ms(h.value_at_quantile(0.99)),
             max: ms(h.max()),
+        }
+    }
+
+    /// The quantiles of a few samples of microseconds (nearest rank), in
+    /// milliseconds: a tab's latency ([`crate::tabs::counters`]).
+    pub fn of_samples(mut samples_us: Vec<u64>) -> LatencySnapshot {
+        if samples_us.is_empty() {
+            return LatencySnapshot::default();
+        }
+        samples_us.sort_unstable();
+        let at = |q: f64| {
+            let rank = (q * samples_us.len() as f64).ceil() as usize;
+            samples_us[rank.clamp(1, samples_us.len()) - 1] as f64 / 1000.0
+        };
+        LatencySnapshot {
+            count: samples_us.len() as u64,
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: at(1.0),
         }
     }
 

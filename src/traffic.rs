@@ -21,6 +21,11 @@
 //! line and headers are reconstructed from the parsed request in the usual
 //! `Name: value` form; a test compares the totals with a raw socket's.
 //!
+//! A request that names its tab (`?tab=ID`, see [`crate::tabs`]) is also
+//! counted for that tab alone: its request, bytes and open connection. The
+//! tab goes into the request's extensions ([`TabOf`]), where the technique
+//! finds it to count the tab's deliveries. A malformed tab id is a 400.
+//!
 //! It counts `/ws/echo` the same way, into the echo demo's own counters
 //! ([`Traffic::echo`]), so the demo never moves a technique's figures.
 //!
@@ -34,6 +39,7 @@ use std::future::{Future, Ready, ready as ready_ok};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll, ready};
 
 use actix_web::body::{BodySize, MessageBody};
@@ -43,8 +49,10 @@ use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage};
 use futures_util::{Stream, StreamExt};
 
+use crate::error::ApiError;
 use crate::limits;
 use crate::stats::{Stats, Technique, WireStats};
+use crate::tabs::{self, Tab, TabOpen, Tabs};
 
 /// `date: Fri, 27 Nov 2026 11:34:07 GMT\r\n`: the date header actix adds.
 const DATE_HEADER_LEN: usize = "date: ".len() + 29 + 2;
@@ -60,10 +68,11 @@ pub struct Traffic {
 }
 
 impl Traffic {
-    pub fn new(stats: Arc<Stats>, technique: Technique) -> Self {
+    pub fn new(stats: Arc<Stats>, tabs: Arc<Tabs>, technique: Technique) -> Self {
         Traffic {
             counters: Counters {
                 stats,
+                tabs,
                 route: Route::Technique(technique),
             },
             max_open: None,
@@ -71,10 +80,11 @@ impl Traffic {
     }
 
     /// For `/ws/echo`, counted apart from the techniques (`echo` in the stats).
-    pub fn echo(stats: Arc<Stats>) -> Self {
+    pub fn echo(stats: Arc<Stats>, tabs: Arc<Tabs>) -> Self {
         Traffic {
             counters: Counters {
                 stats,
+                tabs,
                 route: Route::Echo,
             },
             max_open: None,
@@ -134,12 +144,29 @@ where
         let counters = &self.counters;
         let stats = counters.get();
         stats.requests.inc();
-        stats.bytes_in.inc_by(request_head_len(&req) as u64);
+        let head_len = request_head_len(&req) as u64;
+        stats.bytes_in.inc_by(head_len);
+        let tab = match counters.tab_of(&req) {
+            Ok(tab) => tab,
+            Err(error) => {
+                return CountedResponse::Refused {
+                    error: Some(error.into()),
+                };
+            }
+        };
+        let tab_open = tab.as_ref().map(|(tab, technique)| {
+            let own = tab.counters.technique(*technique);
+            own.requests.fetch_add(1, Relaxed);
+            own.bytes_in.fetch_add(head_len, Relaxed);
+            req.extensions_mut().insert(TabOf(Arc::clone(tab)));
+            TabTechnique::open(tab, *technique, &counters.tabs)
+        });
         let has_body = !matches!(req.parts().1, Payload::None);
         if has_body {
             let counted = CountedPayload {
                 inner: req.take_payload(),
                 counters: Rc::clone(counters),
+                tab: tab.clone(),
             };
             req.set_payload(Payload::Stream {
                 payload: Box::pin(counted),
@@ -148,7 +175,7 @@ where
         // Open until the body is finished; if the client goes away before
         // the handler answers, actix drops the response future and the
         // guard with it.
-        let Some(open) = OpenGuard::try_new(Rc::clone(counters), self.max_open) else {
+        let Some(open) = OpenGuard::try_new(Rc::clone(counters), tab_open, self.max_open) else {
             stats.rejected.inc();
             let max = self.max_open.unwrap_or_default();
             let full = match counters.route {
@@ -211,7 +238,7 @@ where
         let response = ready!(response.poll(cx))?;
         let open = open.take().expect("polled after completion");
         let head_len = response_head_len(&response, *version, *has_body);
-        open.counters.get().bytes_out.inc_by(head_len as u64);
+        open.bytes_out(head_len as u64);
         let chunked = is_chunked(&response, *version);
         Poll::Ready(Ok(response.map_body(move |_, body| CountedBody {
             body,
@@ -225,6 +252,7 @@ where
 #[derive(Clone)]
 struct Counters {
     stats: Arc<Stats>,
+    tabs: Arc<Tabs>,
     route: Route,
 }
 
@@ -242,23 +270,85 @@ impl Counters {
             Route::Echo => &self.stats.echo.wire,
         }
     }
+
+    /// The tab a technique's request names, if any, and the technique.
+    /// The echo demo has no tab figures.
+    fn tab_of(&self, req: &ServiceRequest) -> Result<Option<(Arc<Tab>, Technique)>, ApiError> {
+        let Route::Technique(technique) = self.route else {
+            return Ok(None);
+        };
+        let Some(id) = tabs::id_in_query(req.query_string()) else {
+            return Ok(None);
+        };
+        let id = tabs::parse_id(id)?;
+        Ok(self.tabs.enter(id).map(|tab| (tab, technique)))
+    }
+}
+
+/// The tab a request came from, in its extensions: techniques count the
+/// tab's deliveries with it (`req.extensions().get::<TabOf>()`).
+#[derive(Clone)]
+pub struct TabOf(pub Arc<Tab>);
+
+/// A tab's request of one technique, open until dropped.
+pub struct TabTechnique {
+    open: TabOpen,
+    technique: Technique,
+}
+
+impl TabTechnique {
+    fn open(tab: &Arc<Tab>, technique: Technique, tabs: &Tabs) -> Self {
+        tab.counters
+            .technique(technique)
+            .connections_open
+            .fetch_add(1, Relaxed);
+        TabTechnique {
+            open: tab.opened(tabs),
+            technique,
+        }
+    }
+
+    fn counters(&self) -> &crate::tabs::counters::TechniqueCounters {
+        self.open.tab.counters.technique(self.technique)
+    }
+}
+
+impl Drop for TabTechnique {
+    fn drop(&mut self) {
+        self.counters().connections_open.fetch_sub(1, Relaxed);
+    }
 }
 
 /// Decrements `connections_open` when dropped.
 pub struct OpenGuard {
     counters: Rc<Counters>,
+    tab: Option<TabTechnique>,
 }
 
 impl OpenGuard {
     /// Counts one more open, unless `max_open` are open already. The
     /// increment and the check are one atomic step (the gauge returns the
     /// value before), so concurrent requests cannot overshoot the limit.
-    fn try_new(counters: Rc<Counters>, max_open: Option<usize>) -> Option<Self> {
+    fn try_new(
+        counters: Rc<Counters>,
+        tab: Option<TabTechnique>,
+        max_open: Option<usize>,
+    ) -> Option<Self> {
         let before = counters.get().connections_open.inc();
-        let guard = OpenGuard { counters };
+        let guard = OpenGuard { counters, tab };
         match max_open {
             Some(max) if before >= max as i64 => None, // dropping the guard undoes the inc
             _ => Some(guard),
+        }
+    }
+}
+
+impl OpenGuard {
+    /// Counts `n` bytes written, for the class and the tab.
+    fn bytes_out(&self, n: u64) {
+        self.counters.get().bytes_out.inc_by(n);
+        if let Some(tab) = &self.tab {
+            tab.counters().bytes_out.fetch_add(n, Relaxed);
         }
     }
 }
@@ -414,7 +504,7 @@ impl<B: MessageBody> MessageBody for CountedBody<B> {
         } = self;
         match body.try_into_bytes() {
             Ok(bytes) => {
-                open.counters.get().bytes_out.inc_by(bytes.len() as u64);
+                open.bytes_out(bytes.len() as u64);
                 Ok(bytes)
             }
             Err(body) => Err(CountedBody {
@@ -441,7 +531,7 @@ impl<B: MessageBody> MessageBody for CountedBody<B> {
             None if *this.chunked => 5,
             _ => 0,
         };
-        this.open.counters.get().bytes_out.inc_by(wire as u64);
+        this.open.bytes_out(wire as u64);
         Poll::Ready(next)
     }
 }
@@ -460,6 +550,7 @@ fn hex_digits(n: usize) -> usize {
 struct CountedPayload {
     inner: Payload,
     counters: Rc<Counters>,
+    tab: Option<(Arc<Tab>, Technique)>,
 }
 
 impl Stream for CountedPayload {
@@ -469,6 +560,10 @@ impl Stream for CountedPayload {
         let next = ready!(self.inner.poll_next_unpin(cx));
         if let Some(Ok(bytes)) = &next {
             self.counters.get().bytes_in.inc_by(bytes.len() as u64);
+            if let Some((tab, technique)) = &self.tab {
+                let own = tab.counters.technique(*technique);
+                own.bytes_in.fetch_add(bytes.len() as u64, Relaxed);
+            }
         }
         Poll::Ready(next)
     }

@@ -17,17 +17,19 @@
 //! drops this handler's future, and the subscription with it, so no waiter
 //! is left behind.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::cursor::CursorQuery;
 use crate::error::ApiError;
 use crate::hub::Batch;
 use crate::state::AppState;
 use crate::stats::Technique;
+use crate::tally::Tally;
 
 // docs:start longpoll-handler
 /// `GET /api/longpoll?since=ID&timeout=SECS`
 pub async fn handle(
+    req: HttpRequest,
     state: web::Data<AppState>,
     query: CursorQuery,
 ) -> Result<HttpResponse, ApiError> {
@@ -45,9 +47,9 @@ pub async fn handle(
         () = state.shutdown.cancelled() => Batch::default(),
     };
 
-    let stats = state.stats.technique(Technique::longpoll);
+    let tally = Tally::of(&req, &state.stats, Technique::longpoll);
     Ok(super::poll_answer(
-        stats,
+        &tally,
         subscription.epoch(),
         &batch,
         subscription.next(),

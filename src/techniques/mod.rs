@@ -24,7 +24,7 @@ use actix_web::http::header;
 use serde::Serialize;
 
 use crate::hub::{Batch, Message};
-use crate::stats::TechniqueStats;
+use crate::tally::Tally;
 
 /// The body of `/api/poll` and `/api/longpoll`.
 #[derive(Serialize)]
@@ -40,12 +40,12 @@ struct PollAnswer<'a> {
 }
 
 /// Answers a poll with `batch`, counting it as delivered (or empty).
-fn poll_answer(stats: &TechniqueStats, epoch: &str, batch: &Batch, next: u64) -> HttpResponse {
+fn poll_answer(tally: &Tally, epoch: &str, batch: &Batch, next: u64) -> HttpResponse {
     if batch.messages.is_empty() {
-        stats.empty_responses.inc();
+        tally.empty();
     }
-    stats.delivered(&batch.messages);
-    stats.missed(batch.missed);
+    tally.delivered(&batch.messages);
+    tally.missed(batch);
     let answer = PollAnswer {
         epoch,
         messages: &batch.messages,

@@ -12,16 +12,18 @@
 //! those requests pays a full request line, headers and a status line —
 //! the page shows how many bytes that is.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::cursor::CursorQuery;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::stats::Technique;
+use crate::tally::Tally;
 
 // docs:start poll-handler
 /// `GET /api/poll?since=ID`
 pub async fn handle(
+    req: HttpRequest,
     state: web::Data<AppState>,
     query: CursorQuery,
 ) -> Result<HttpResponse, ApiError> {
@@ -31,9 +33,9 @@ pub async fn handle(
     // Whatever is there right now — possibly nothing.
     let read = state.hub.read(cursor);
 
-    let stats = state.stats.technique(Technique::poll);
+    let tally = Tally::of(&req, &state.stats, Technique::poll);
     Ok(super::poll_answer(
-        stats,
+        &tally,
         &read.epoch,
         &read.batch,
         read.next,

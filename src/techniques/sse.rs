@@ -43,6 +43,7 @@ use crate::error::ApiError;
 use crate::hub::{Batch, Subscription};
 use crate::state::AppState;
 use crate::stats::Technique;
+use crate::tally::Tally;
 
 /// How long a browser waits before reconnecting, sent as `retry:`.
 const RECONNECT_DELAY_MS: u32 = 2000;
@@ -62,13 +63,14 @@ pub async fn handle(
 
     // Register for wake-ups and take the backlog, then stream.
     let subscription = state.hub.subscribe(cursor);
+    let tally = Tally::of(&req, &state.stats, Technique::sse);
 
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         // Tells nginx-style proxies not to buffer the stream.
         .insert_header(("x-accel-buffering", "no"))
-        .streaming(events(subscription, state.into_inner())))
+        .streaming(events(subscription, tally, state.into_inner())))
 }
 
 fn last_event_id(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
@@ -85,6 +87,7 @@ fn last_event_id(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
 /// in the quiet times, and the end when the server shuts down.
 fn events(
     subscription: Subscription,
+    tally: Tally,
     state: std::sync::Arc<AppState>,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> {
     let hello = hello(&subscription);
@@ -95,6 +98,7 @@ fn events(
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let stream = EventStream {
         subscription,
+        tally,
         keepalive,
         state,
     };
@@ -107,6 +111,7 @@ fn events(
 
 struct EventStream {
     subscription: Subscription,
+    tally: Tally,
     keepalive: Interval,
     state: std::sync::Arc<AppState>,
 }
@@ -125,7 +130,6 @@ impl EventStream {
     // docs:start sse-encode
     /// All events of one batch in one chunk, so they go out in one write.
     fn encode(&self, batch: &Batch) -> Bytes {
-        let stats = self.state.stats.technique(Technique::sse);
         let mut out = String::new();
         if batch.missed > 0 || batch.reset {
             out.push_str(&format!(
@@ -142,9 +146,8 @@ impl EventStream {
                 message.json()
             ));
         }
-        stats.delivered(&batch.messages);
-        stats.missed(batch.missed);
-        stats.gapped(batch);
+        self.tally.delivered(&batch.messages);
+        self.tally.missed(batch);
         Bytes::from(out)
     }
     // docs:end sse-encode

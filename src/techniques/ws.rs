@@ -77,6 +77,7 @@ use crate::origin;
 use crate::publish::NewMessage;
 use crate::state::AppState;
 use crate::stats::Technique;
+use crate::tally::Tally;
 use crate::ws_accept;
 
 /// Largest single frame /ws accepts. Publishing needs a few hundred bytes.
@@ -116,6 +117,7 @@ pub async fn handle(
     let mut connection = Connection::new(session, frames, state.into_inner());
     connection.peer = req.peer_addr().map(|peer| peer.ip());
     connection.teacher = connection.state.teacher.allows(&req);
+    connection.tally = Tally::of(&req, &connection.state.stats, Technique::ws);
     actix_web::rt::spawn(connection.run(Role::Subscriber(subscription)));
     Ok(response)
 }
@@ -302,6 +304,8 @@ struct Connection {
     teacher: bool,
     /// `/ws/echo` only: the outgoing queue, bounded in bytes.
     outbox: Option<Rc<Outbox>>,
+    /// Where deliveries are counted: the class's figures and the tab's.
+    tally: Tally,
 }
 
 /// Why the loop ended: with a close frame to send, or with the peer gone.
@@ -310,6 +314,7 @@ type Ending = Option<CloseReason>;
 impl Connection {
     fn new(session: Session, frames: AggregatedMessageStream, state: Arc<AppState>) -> Self {
         Connection {
+            tally: Tally::new(&state.stats, Technique::ws, None),
             session,
             frames,
             state,
@@ -374,7 +379,6 @@ impl Connection {
     /// frame per message. actix-ws queues them, and they leave together in
     /// as few writes as the socket allows.
     async fn send_batch(&mut self, batch: &Batch, role: &Role) -> Result<(), Ending> {
-        let stats = self.state.stats.technique(Technique::ws);
         if batch.missed > 0 || batch.reset {
             let gap = ServerFrame::Gap {
                 missed: batch.missed,
@@ -386,14 +390,13 @@ impl Connection {
             }
             .text();
             self.session.text(gap).await.map_err(|_| None)?;
-            stats.missed(batch.missed);
-            stats.gapped(batch);
+            self.tally.missed(batch);
         }
         for message in &batch.messages {
             let frame = message.ws_frame.get_or_init(|| message_frame(message));
             self.session.text(frame.clone()).await.map_err(|_| None)?;
         }
-        stats.delivered(&batch.messages);
+        self.tally.delivered(&batch.messages);
         Ok(())
     }
 

@@ -2,6 +2,9 @@
 // run of the server (epoch) that id belongs to. Sent back on every request
 // or reconnect, it lets the server answer with exactly what came after —
 // or say that it can't: "missed N" (too old) or reset (another run).
+// Every request also names this tab (tab.js), for the tab's own figures.
+
+import { tabParam } from "../tab.js";
 
 export class Cursor {
   // Before its first answer a client has no id yet, but it knows the run:
@@ -17,9 +20,9 @@ export class Cursor {
   // the server whether that id is from its own run or from one before a
   // restart.
   query() {
-    const epoch = this.epoch === null ? "" : `epoch=${encodeURIComponent(this.epoch)}`;
-    if (this.next === null) return epoch;
-    return `since=${this.next}&${epoch}`;
+    const epoch = this.epoch === null ? "" : `&epoch=${encodeURIComponent(this.epoch)}`;
+    if (this.next === null) return `${tabParam()}${epoch}`;
+    return `since=${this.next}&${tabParam()}${epoch}`;
   }
 
   // A poll answer, or a stream's hello, says where we are now.

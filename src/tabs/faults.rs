@@ -1,0 +1,7 @@
+//! Faults a tab asks for on its own connections: "drop this connection".
+//!
+//! (Being built: see issue 16, section 9.)
+
+/// One tab's pending faults.
+#[derive(Default)]
+pub struct Faults {}
