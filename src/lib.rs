@@ -213,6 +213,7 @@ fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
         .service(resource("/metrics", READ, api::metrics))
         .service(resource("/healthz", READ, api::healthz))
         .service(resource("/api/ws-accept", READ, ws_accept::handle))
+        .configure(tabs::routes)
         .configure(web::routes)
         .default_service(routes::to(error::not_found));
 }

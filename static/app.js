@@ -6,7 +6,9 @@
 // the six connections (tabs, queue) in tabs.js, the shared broker's line in
 // broker.js, the one spoken summary in announce.js, the messages this tab
 // published, followed through every lane, in mine.js; screen.js makes the
-// lanes end at the bottom of the screen.
+// lanes end at the bottom of the screen; wire.js shows this tab's exchanges
+// byte for byte; faults.js lets a student break their own lanes (and the
+// teacher restart the hub).
 
 import { Clock } from "./clock.js";
 import { Lane } from "./lane.js";
@@ -20,6 +22,8 @@ import { strip } from "./charts.js";
 import { announce } from "./announce.js";
 import { attach as followYourMessages } from "./mine.js";
 import { fillTheScreen } from "./screen.js";
+import { attach as attachWire } from "./wire.js";
+import { attach as attachFaults } from "./faults.js";
 import * as poll from "./lanes/poll.js";
 import * as longpoll from "./lanes/longpoll.js";
 import * as sse from "./lanes/sse.js";
@@ -61,7 +65,10 @@ followYourMessages(document.querySelector("[data-your-messages]"), lanes);
 const figures = new Figures(lanes, document.querySelector('[data-notice="stalled"]'));
 const comparison = new Comparison(lanes, figures);
 const brokerLine = document.querySelector("[data-broker]");
-const follow = wireControls({ lanes, figures, comparison, settings, key, role: await role(key) });
+const roleNow = await role(key);
+const follow = wireControls({ lanes, figures, comparison, settings, key, role: roleNow });
+attachWire(document.querySelector("[data-wire-panel]"), lanes);
+attachFaults(lanes, { key, role: roleNow });
 figures.onRefresh = () => {
   comparison.draw();
   showBroker(brokerLine, figures.latest);

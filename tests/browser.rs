@@ -266,6 +266,78 @@ fn the_page_reads_from_the_back_row_at_every_classroom_size() {
     assert_passed(status);
 }
 
+/// Each tab sees its own figures beside the class's (`tabs.test.mjs`).
+#[test]
+fn each_tab_sees_its_own_figures_beside_the_class() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let server = Server::start(pushlab::Config {
+        rate: RATE,
+        workers: Some(2),
+        ..pushlab::Config::default()
+    });
+    let status = run_script(
+        root,
+        "tabs.test.mjs",
+        &[
+            &format!("http://{}/", server.addr),
+            &root.join("target/browser/tabs.png"),
+        ],
+    );
+    server.stop();
+    assert_passed(status);
+}
+
+/// The wire view shows this tab's exchanges byte for byte (`wire.test.mjs`).
+#[test]
+fn the_wire_view_shows_this_tab_exchanges_byte_for_byte() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let server = Server::start(pushlab::Config {
+        rate: RATE,
+        workers: Some(2),
+        ..pushlab::Config::default()
+    });
+    let status = run_script(
+        root,
+        "wire.test.mjs",
+        &[
+            &format!("http://{}/", server.addr),
+            &root.join("target/browser/wire.png"),
+        ],
+    );
+    server.stop();
+    assert_passed(status);
+}
+
+/// A student breaks their own lanes and watches them recover (`faults.test.mjs`).
+#[test]
+fn a_student_breaks_their_own_lanes_and_watches_them_recover() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let server = Server::start(pushlab::Config {
+        rate: RATE,
+        workers: Some(2),
+        ..pushlab::Config::default()
+    });
+    let status = run_script(
+        root,
+        "faults.test.mjs",
+        &[
+            &format!("http://{}/", server.addr),
+            &root.join("target/browser/faults.png"),
+        ],
+    );
+    server.stop();
+    assert_passed(status);
+}
+
 /// Runs `tests/browser/<script>` under Node with `args`, bounded by
 /// [`BROWSER_TIMEOUT`]; its exit status, or None if it had to be stopped.
 fn run_script(root: &Path, script: &str, args: &[&dyn AsRef<OsStr>]) -> Option<i32> {

@@ -5,3 +5,6 @@
 /// One tab's pending faults.
 #[derive(Default)]
 pub struct Faults {}
+
+/// This part's routes under `/api/tabs/{id}/`.
+pub fn routes(_cfg: &mut actix_web::web::ServiceConfig) {}

@@ -24,6 +24,7 @@
 //! so figures and wire logs are given to whoever names the id, and only the
 //! tab itself knows it.
 
+pub mod api;
 pub mod counters;
 pub mod faults;
 pub mod wire;
@@ -73,6 +74,13 @@ pub fn parse_id(id: &str) -> Result<&str, ApiError> {
 /// The `tab=` value in a query string, if there is one (not yet checked).
 pub fn id_in_query(query: &str) -> Option<&str> {
     query.split('&').find_map(|pair| pair.strip_prefix("tab="))
+}
+
+/// Every route under `/api/tabs/{id}`: figures, wire log, faults.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    api::routes(cfg);
+    wire::routes(cfg);
+    faults::routes(cfg);
 }
 
 /// One tab's state.

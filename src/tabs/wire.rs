@@ -6,3 +6,6 @@
 /// The recorder of one tab.
 #[derive(Default)]
 pub struct WireLog {}
+
+/// This part's routes under `/api/tabs/{id}/`.
+pub fn routes(_cfg: &mut actix_web::web::ServiceConfig) {}
