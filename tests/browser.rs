@@ -11,22 +11,17 @@
 //! tests/browser`) the test says "skipped" and passes — unless `CI` is set,
 //! where a skipped browser test would be a silent hole, so it fails.
 
+#[allow(dead_code)] // each test crate uses a part of it
 mod support;
-// Each test binary that includes it uses a part of it.
-#[allow(dead_code)]
-#[path = "support/redis_server.rs"]
-mod redis_server;
 
 use std::ffi::OsStr;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
-use redis_server::RedisServer;
-use support::{Server, wait_bounded};
+use support::Server;
+use support::browser::{assert_passed, browser_ready};
+use support::redis_server::RedisServer;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 /// The whole browser run; every step inside has its own, shorter bound.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(150);
 /// Messages per second from the generator, so every lane has traffic.
@@ -341,53 +336,5 @@ fn a_student_breaks_their_own_lanes_and_watches_them_recover() {
 /// Runs `tests/browser/<script>` under Node with `args`, bounded by
 /// [`BROWSER_TIMEOUT`]; its exit status, or None if it had to be stopped.
 fn run_script(root: &Path, script: &str, args: &[&dyn AsRef<OsStr>]) -> Option<i32> {
-    let node = Command::new("node")
-        .arg(root.join("tests/browser").join(script))
-        .args(args.iter().map(|a| a.as_ref()))
-        .spawn()
-        .expect("start node");
-    wait_bounded(node, BROWSER_TIMEOUT)
-}
-
-/// The script passed; what failed, it printed above.
-fn assert_passed(status: Option<i32>) {
-    assert_eq!(
-        status,
-        Some(0),
-        "the browser test failed (its output is above)"
-    );
-}
-
-/// True when Chromium, Node and playwright-core are there. Otherwise says
-/// "skipped" — or, with `CI` set, fails: there a skipped browser test
-/// would be a silent hole.
-fn browser_ready(root: &Path) -> bool {
-    let Some(missing) = missing_tools(root) else {
-        return true;
-    };
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the browser test cannot run in CI: {missing}"
-    );
-    // Straight to stderr: libtest would swallow a println! of a passing test.
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped: the browser test needs {missing}"
-    );
-    false
-}
-
-/// What is missing to run the browser test, if anything.
-fn missing_tools(root: &Path) -> Option<String> {
-    let node_modules: PathBuf = root.join("tests/browser/node_modules/playwright-core");
-    if !Path::new(CHROMIUM).exists() {
-        return Some(format!("{CHROMIUM} (apt-get install -y chromium)"));
-    }
-    if !node_modules.exists() {
-        return Some("playwright-core (npm ci --prefix tests/browser)".into());
-    }
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => None,
-        _ => Some("node (Node.js 20 or later)".into()),
-    }
+    support::browser::run_script(root, script, args, BROWSER_TIMEOUT)
 }

@@ -14,15 +14,17 @@
 //! "skipped" and pass — unless `CI` is set, where a skipped test would be a
 //! silent hole, so they fail.
 
+#[allow(dead_code)] // each test crate uses a part of it
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use support::browser::{assert_passed, browser_ready, run_script};
 use support::{Server, wait_bounded};
 
 const GUIDE: &str = include_str!("../docs/08-classroom-guide.md");
@@ -32,7 +34,6 @@ const HANDOUT: &str = "/docs/handout";
 const ANSWER: &str = "> **Answer**";
 /// What the teacher copy's HTML makes of it.
 const ANSWER_HTML: &str = "<blockquote class=\"answer\">";
-const CHROMIUM: &str = "/usr/bin/chromium";
 /// The whole guide in the browser; every step inside has its own bound.
 /// About 100 s on an idle machine; a busy one (other builds on two cores)
 /// takes half as long again.
@@ -362,20 +363,18 @@ fn both_copies_print_cleanly() {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let server = start_server();
-    let node = Command::new("node")
-        .arg(root.join("tests/browser/guide.test.mjs"))
-        .arg("print")
-        .arg(format!("http://{}/", server.addr))
-        .arg(root.join("target/browser"))
-        .spawn()
-        .expect("start node");
-    let status = wait_bounded(node, PRINT_TIMEOUT);
-    server.stop();
-    assert_eq!(
-        status,
-        Some(0),
-        "the print test failed (its output is above)"
+    let status = run_script(
+        root,
+        "guide.test.mjs",
+        &[
+            &"print",
+            &format!("http://{}/", server.addr),
+            &root.join("target/browser"),
+        ],
+        PRINT_TIMEOUT,
     );
+    server.stop();
+    assert_passed(status);
 }
 
 /// Passes the browser test's output on, and restarts the server whenever
@@ -494,38 +493,5 @@ fn wait_until_listening(port: u16) {
             "pushlab did not listen on {addr} in time"
         );
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// True when Chromium, Node and playwright-core are there. Otherwise says
-/// "skipped" — or, with `CI` set, fails: there a skipped browser test
-/// would be a silent hole.
-fn browser_ready(root: &Path) -> bool {
-    let Some(missing) = missing_tools(root) else {
-        return true;
-    };
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the browser test cannot run in CI: {missing}"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped: the browser test needs {missing}"
-    );
-    false
-}
-
-/// What is missing to run the browser tests, if anything.
-fn missing_tools(root: &Path) -> Option<String> {
-    let node_modules: PathBuf = root.join("tests/browser/node_modules/playwright-core");
-    if !Path::new(CHROMIUM).exists() {
-        return Some(format!("{CHROMIUM} (apt-get install -y chromium)"));
-    }
-    if !node_modules.exists() {
-        return Some("playwright-core (npm ci --prefix tests/browser)".into());
-    }
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => None,
-        _ => Some("node (Node.js 20 or later)".into()),
     }
 }

@@ -8,6 +8,7 @@
 //! Without `kosoku` the test says "skipped" and passes — unless `CI` is set,
 //! where it fails.
 
+#[allow(dead_code)] // each test crate uses a part of it
 mod support;
 
 use std::io::Write;

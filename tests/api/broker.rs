@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::redis_server::RedisServer;
+use crate::support::redis_server::RedisServer;
 
 /// Two instances, A and B, sharing `redis`, both serving.
 async fn two_instances(redis: &RedisServer) -> (TestApp, TestApp) {

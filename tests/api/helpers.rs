@@ -1,8 +1,9 @@
-//! Starting a server for one test, and small clients for each technique.
+//! Starting a server for one test ([`spawn_app`], on the launcher every
+//! test crate shares: `tests/support`), and small clients for each
+//! technique.
 
 use std::future::Future;
-use std::net::{SocketAddr, TcpListener};
-use std::thread::JoinHandle;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -10,8 +11,9 @@ use pushlab::Config;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::support::Server;
 
 /// The longest any single step of a test may take before it fails.
 pub const STEP: Duration = Duration::from_secs(10);
@@ -23,12 +25,11 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
-/// A running server, stopped when dropped.
+/// A running server and an HTTP client for it, stopped when dropped.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
+    server: Server,
 }
 
 /// Settings for tests: generator off, so only the test publishes, and the
@@ -44,19 +45,11 @@ pub fn test_config() -> Config {
 }
 
 pub fn spawn_app(config: Config) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(pushlab::run(listener, config, async {
-            let _ = stopped.await;
-        }))
-    });
+    let server = Server::start(config);
     TestApp {
-        addr,
+        addr: server.addr,
         http: reqwest::Client::new(),
-        stop: Some(stop),
-        thread: Some(thread),
+        server,
     }
 }
 
@@ -126,19 +119,7 @@ impl TestApp {
 
     /// Stops the server gracefully and waits for it to finish.
     pub fn stop(&mut self) -> std::io::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match self.thread.take() {
-            Some(thread) => thread.join().expect("server thread panicked"),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let _ = self.stop();
+        self.server.shut_down()
     }
 }
 

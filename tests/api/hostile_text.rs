@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::redis_server::RedisServer;
+use crate::support::redis_server::RedisServer;
 
 /// Posts a message; the status and the JSON answer.
 async fn post_message(app: &TestApp, author: &str, text: &str) -> (u16, Value) {

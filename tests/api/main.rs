@@ -26,10 +26,11 @@ mod page;
 mod pipelining;
 mod props;
 mod proxy;
-#[path = "../support/redis_server.rs"]
-mod redis_server;
 mod shutdown;
 mod slow;
+#[path = "../support/mod.rs"]
+#[allow(dead_code)] // the other test crates use the rest
+mod support;
 mod tab_faults;
 mod tabs;
 mod teacher_names;

@@ -11,27 +11,19 @@
 // browser's sizes of everything else the page fetches (figures, clock,
 // publishing). Run it against a server no one else is using.
 
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { LANES, LANE_PATHS, launchBrowser } from "./harness.mjs";
 
 const [url, seconds = "60", screenshot = "target/browser/cost.png"] = process.argv.slice(2);
-const TECHNIQUES = ["poll", "longpoll", "sse", "ws"];
-const TECHNIQUE_PATHS = ["/api/poll", "/api/longpoll", "/api/sse", "/ws"];
 
 async function techniqueBytes() {
   const stats = await (await fetch(new URL("/api/stats", url))).json();
-  return TECHNIQUES.reduce((sum, t) => sum + stats.techniques[t].bytes_in + stats.techniques[t].bytes_out, 0);
+  return LANES.reduce((sum, t) => sum + stats.techniques[t].bytes_in + stats.techniques[t].bytes_out, 0);
 }
 
-const profile = mkdtempSync(join(tmpdir(), "pushlab-cost-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  viewport: { width: 1280, height: 720 },
-});
+const browser = await launchBrowser();
+const context = browser.context;
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   const byPath = new Map();
@@ -45,7 +37,7 @@ try {
   page.on("requestfinished", async (request) => {
     if (!counting) return;
     const path = new URL(request.url()).pathname;
-    if (TECHNIQUE_PATHS.includes(path)) return;
+    if (LANE_PATHS.includes(path)) return;
     const sizes = await request.sizes().catch(() => null);
     if (sizes) otherBytes += sizes.requestHeadersSize + sizes.requestBodySize + sizes.responseHeadersSize + sizes.responseBodySize;
   });
@@ -68,6 +60,5 @@ try {
   mkdirSync(dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot });
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser.close();
 }

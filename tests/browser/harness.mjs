@@ -1,5 +1,5 @@
-// What the browser tests share: launching Debian's headless Chromium
-// through playwright-core, recording console errors and dialogs, and
+// What the browser tests (and cost.mjs, the page's cost meter) share:
+// launching Debian's headless Chromium through playwright-core, recording console errors and dialogs, and
 // publishing through the page's box until every lane shows the message.
 // page.test.mjs (one server) and broker.test.mjs (two instances over one
 // Redis) are written on it. Every wait is bounded.
@@ -22,6 +22,8 @@ const FLAGS = [
 // The longest one step may take.
 export const STEP_MS = 15000;
 export const LANES = ["poll", "longpoll", "sse", "ws"];
+// Each lane's endpoint, in the order of LANES.
+export const LANE_PATHS = ["/api/poll", "/api/longpoll", "/api/sse", "/ws"];
 
 // Console errors and uncaught exceptions of every watched page, and every
 // dialog that opened: a test fails if any is left at the end.
@@ -96,17 +98,12 @@ export async function publish(page, text, seenOn = [page], via = "post") {
 // passed with no console error or dialog left, 1 otherwise (after a
 // screenshot of the first page to `failureScreenshot`).
 export async function runInBrowser(main, failureScreenshot) {
-  const profile = mkdtempSync(join(tmpdir(), "pushlab-chromium-"));
   let failed = false;
+  let browser = null;
   let context = null;
   try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: FLAGS,
-      viewport: { width: 1280, height: 720 },
-      timeout: STEP_MS,
-    });
+    browser = await launchBrowser();
+    context = browser.context;
     await main(context);
     if (dialogs.length > 0) throw new Error(`a dialog opened: ${dialogs.join(", ")}`);
     if (problems.length > 0) throw new Error(problems.join("\n"));
@@ -121,8 +118,30 @@ export async function runInBrowser(main, failureScreenshot) {
       await page.screenshot({ path: failureScreenshot }).catch(() => {});
     }
   } finally {
-    await context?.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
   }
   process.exit(failed ? 1 : 0);
+}
+
+// Headless Chromium in a fresh profile, 1280×720: `{ context, close }`.
+export async function launchBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), "pushlab-chromium-"));
+  const removeProfile = () => rmSync(profile, { recursive: true, force: true });
+  try {
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+      viewport: { width: 1280, height: 720 },
+      timeout: STEP_MS,
+    });
+    const close = async () => {
+      await context.close().catch(() => {});
+      removeProfile();
+    };
+    return { context, close };
+  } catch (error) {
+    removeProfile();
+    throw error;
+  }
 }

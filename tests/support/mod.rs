@@ -1,6 +1,14 @@
-//! Shared by the integration tests that drive an outside program (a
-//! browser, a protocol suite) against the real server: start pushlab on
-//! 127.0.0.1:0 in its own thread, wait for a child process with a bound.
+//! What every integration test shares: start pushlab on 127.0.0.1:0 in its
+//! own thread ([`Server`]), start a real `redis-server` ([`redis_server`]),
+//! run a browser test script ([`browser`]) and wait for any child process
+//! (a browser, a protocol suite) with a bound.
+//!
+//! Each test crate (`tests/api`, `tests/browser.rs`, `tests/classroom.rs`,
+//! …) includes this module and uses part of it, hence the `dead_code`
+//! allowance where it is included.
+
+pub mod browser;
+pub mod redis_server;
 
 use std::net::TcpListener;
 use std::process::Child;
@@ -30,11 +38,11 @@ pub fn wait_bounded(mut child: Child, limit: Duration) -> Option<i32> {
     }
 }
 
-/// pushlab on 127.0.0.1:0, in its own thread, until `stop`.
+/// pushlab on 127.0.0.1:0, in its own thread, until stopped (or dropped).
 pub struct Server {
     pub addr: std::net::SocketAddr,
-    stop: oneshot::Sender<()>,
-    thread: JoinHandle<std::io::Result<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl Server {
@@ -49,12 +57,33 @@ impl Server {
                 let _ = stopped.await; // a dropped sender stops the server too
             }))
         });
-        Server { addr, stop, thread }
+        Server {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
-    pub fn stop(self) {
-        let _ = self.stop.send(()); // the server may have stopped on its own
-        let served = self.thread.join().expect("the server thread panicked");
-        served.expect("the server ran");
+    /// Stops the server gracefully and waits for it: what `pushlab::run`
+    /// returned (Ok once stopped before).
+    pub fn shut_down(&mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(()); // the server may have stopped on its own
+        }
+        match self.thread.take() {
+            Some(thread) => thread.join().expect("the server thread panicked"),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the server, failing the test if it did not run cleanly.
+    pub fn stop(mut self) {
+        self.shut_down().expect("the server ran");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.shut_down();
     }
 }
