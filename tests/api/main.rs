@@ -24,10 +24,12 @@ mod longpoll;
 mod ordering;
 mod page;
 mod pipelining;
+mod poll;
 mod props;
 mod proxy;
 mod shutdown;
 mod slow;
+mod sse;
 #[path = "../support/mod.rs"]
 #[allow(dead_code)] // the other test crates use the rest
 mod support;

@@ -159,39 +159,3 @@ async fn a_cursor_from_another_epoch_is_reported_as_a_reset() {
     let (_, answer) = app.get_json("/api/poll?since=0&epoch=not-this-one").await;
     assert_eq!(answer["reset"], true);
 }
-
-/// A browser's EventSource reconnects to the URL it was opened with, which
-/// may carry `?since=`, and adds `Last-Event-ID` with the last id it saw:
-/// that header is the newer position, so the stream resumes after it instead
-/// of sending again what the client already has.
-#[tokio::test]
-async fn an_sse_reconnect_resumes_from_last_event_id_not_the_urls_since() {
-    let app = spawn_app(test_config());
-    for i in 1..=4 {
-        app.publish("a", &format!("m{i}")).await;
-    }
-    let (_, answer) = app.get_json("/api/poll?since=0").await;
-    let epoch = answer["epoch"].as_str().unwrap().to_owned();
-
-    let path = format!("/api/sse?since=1&epoch={epoch}");
-    let mut sse = SseClient::connect(&app, &path, Some(3)).await;
-    assert_eq!(sse.next_message().await["id"], 4);
-}
-
-/// The SSE hello carries the starting cursor as its `id:`, so a stream that
-/// breaks before its first message reconnects with `Last-Event-ID` and
-/// still gets what was published while it was away.
-#[tokio::test]
-async fn an_sse_stream_broken_before_its_first_message_misses_nothing() {
-    let app = spawn_app(test_config());
-    app.publish("a", "before").await;
-    let mut sse = SseClient::connect(&app, "/api/sse", None).await;
-    let hello = sse.next_event().await.unwrap();
-    assert_eq!(hello.event, "hello");
-    let id: u64 = hello.id.expect("the hello has an id").parse().unwrap();
-    drop(sse);
-
-    let missed = app.publish("a", "while away").await;
-    let mut sse = SseClient::connect(&app, "/api/sse", Some(id)).await;
-    assert_eq!(sse.next_message().await["id"], missed);
-}
