@@ -1,0 +1,38 @@
+//! The patched actix-http (`vendor/actix-http`) is the one compiled in.
+//!
+//! Cargo uses a `[patch.crates-io]` copy only while it satisfies every
+//! dependent's version requirement. When a newer actix-web asks for a newer
+//! actix-http, Cargo quietly takes the registry's crate instead (and warns
+//! that the patch was not used), and pushlab's memory per connection would
+//! double without a test noticing. So: the lock file holds exactly one
+//! actix-http, and it is the path dependency (no `source`, which registry
+//! crates have). `scripts/vendor-check.sh` checks the copy's contents.
+
+const LOCK: &str = include_str!("../../Cargo.lock");
+
+/// The `[[package]]` blocks of the lock file named `name`.
+fn packages<'a>(lock: &'a str, name: &str) -> Vec<&'a str> {
+    let wanted = format!("name = \"{name}\"\n");
+    lock.split("[[package]]\n")
+        .filter(|block| block.starts_with(&wanted))
+        .collect()
+}
+
+#[test]
+fn the_vendored_actix_http_is_the_only_one_compiled_in() {
+    let found = packages(LOCK, "actix-http");
+    assert_eq!(found.len(), 1, "more than one actix-http: {found:?}");
+    assert!(
+        !found[0].contains("source = "),
+        "actix-http comes from a registry, not from vendor/actix-http: {}",
+        found[0]
+    );
+}
+
+#[test]
+fn a_registry_copy_would_be_noticed() {
+    let lock = "[[package]]\nname = \"actix-http\"\nversion = \"3.21.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+    let found = packages(lock, "actix-http");
+    assert_eq!(found.len(), 1);
+    assert!(found[0].contains("source = "));
+}
