@@ -18,13 +18,19 @@
 //! the moment it arrives until its response body is finished or dropped, so
 //! the gauge means "parked long-polls", "open SSE streams" and "open
 //! WebSockets" without any bookkeeping in the technique files. The request
-//! line and headers are reconstructed from the parsed request in the usual
-//! `Name: value` form; a test compares the totals with a raw socket's.
+//! line and headers are counted as they arrived (the HTTP/1 decoder keeps
+//! them, see `vendor/README.md`); the response's are reconstructed from the
+//! response as actix's encoder writes them; a test compares the totals with
+//! a raw socket's.
 //!
 //! A request that names its tab (`?tab=ID`, see [`crate::tabs`]) is also
 //! counted for that tab alone: its request, bytes and open connection. The
 //! tab goes into the request's extensions ([`TabOf`]), where the technique
 //! finds it to count the tab's deliveries. A malformed tab id is a 400.
+//! While the tab has its wire view open, the same bytes — not only their
+//! number — go to the tab's wire log ([`crate::tabs::wire`]): the request's
+//! head as read, its body, the response's head as the encoder wrote it (a
+//! `HeadSink` in the response's extensions), its body as written.
 //!
 //! It counts `/ws/echo` the same way, into the echo demo's own counters
 //! ([`Traffic::echo`]), so the demo never moves a technique's figures.
@@ -42,6 +48,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll, ready};
 
+use actix_http::h1::HeadSink;
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::{ConnectionType, StatusCode, Version, header};
@@ -52,6 +59,7 @@ use futures_util::{Stream, StreamExt};
 use crate::error::ApiError;
 use crate::limits;
 use crate::stats::{Stats, Technique, WireStats};
+use crate::tabs::wire::Exchange;
 use crate::tabs::{self, Tab, TabOpen, Tabs};
 
 /// `date: Fri, 27 Nov 2026 11:34:07 GMT\r\n`: the date header actix adds.
@@ -161,12 +169,16 @@ where
             req.extensions_mut().insert(TabOf(Arc::clone(tab)));
             TabTechnique::open(tab, *technique, &counters.tabs)
         });
+        let wire = tab
+            .as_ref()
+            .and_then(|(tab, technique)| tab.wire.begin(*technique, req.head().raw()));
         let has_body = !matches!(req.parts().1, Payload::None);
         if has_body {
             let counted = CountedPayload {
                 inner: req.take_payload(),
                 counters: Rc::clone(counters),
                 tab: tab.clone(),
+                wire: wire.clone(),
             };
             req.set_payload(Payload::Stream {
                 payload: Box::pin(counted),
@@ -175,7 +187,8 @@ where
         // Open until the body is finished; if the client goes away before
         // the handler answers, actix drops the response future and the
         // guard with it.
-        let Some(open) = OpenGuard::try_new(Rc::clone(counters), tab_open, self.max_open) else {
+        let Some(open) = OpenGuard::try_new(Rc::clone(counters), tab_open, wire, self.max_open)
+        else {
             stats.rejected.inc();
             let max = self.max_open.unwrap_or_default();
             let full = match counters.route {
@@ -235,8 +248,13 @@ where
                 return Poll::Ready(Err(error.take().expect("polled after completion")));
             }
         };
-        let response = ready!(response.poll(cx))?;
+        let mut response = ready!(response.poll(cx))?;
         let open = open.take().expect("polled after completion");
+        if let Some(exchange) = &open.wire {
+            let exchange = Arc::clone(exchange);
+            let sink = HeadSink::new(move |head| exchange.response_head(head));
+            response.response_mut().extensions_mut().insert(sink);
+        }
         let head_len = response_head_len(&response, *version, *has_body);
         open.bytes_out(head_len as u64);
         let chunked = is_chunked(&response, *version);
@@ -323,6 +341,9 @@ impl Drop for TabTechnique {
 pub struct OpenGuard {
     counters: Rc<Counters>,
     tab: Option<TabTechnique>,
+    /// Where this exchange's bytes are recorded, while the tab's wire view
+    /// is open.
+    wire: Option<Arc<Exchange>>,
 }
 
 impl OpenGuard {
@@ -332,10 +353,15 @@ impl OpenGuard {
     fn try_new(
         counters: Rc<Counters>,
         tab: Option<TabTechnique>,
+        wire: Option<Arc<Exchange>>,
         max_open: Option<usize>,
     ) -> Option<Self> {
         let before = counters.get().connections_open.inc();
-        let guard = OpenGuard { counters, tab };
+        let guard = OpenGuard {
+            counters,
+            tab,
+            wire,
+        };
         match max_open {
             Some(max) if before >= max as i64 => None, // dropping the guard undoes the inc
             _ => Some(guard),
@@ -351,16 +377,31 @@ impl OpenGuard {
             tab.counters().bytes_out.fetch_add(n, Relaxed);
         }
     }
+
+    /// Records a body chunk as written (`None`: the body's end).
+    fn record_out(&self, chunk: Option<&Bytes>, chunked: bool) {
+        if let Some(exchange) = &self.wire {
+            exchange.outbound(chunk, chunked);
+        }
+    }
 }
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
         self.counters.get().connections_open.dec();
+        if let Some(exchange) = &self.wire {
+            exchange.end();
+        }
     }
 }
 
-/// `GET /api/poll?since=3 HTTP/1.1\r\n`, each `name: value\r\n`, `\r\n`.
+/// `GET /api/poll?since=3 HTTP/1.1\r\n`, each `name: value\r\n`, `\r\n`:
+/// as it arrived over HTTP/1, or as it would have been written.
 fn request_head_len(req: &ServiceRequest) -> usize {
+    let raw = req.head().raw();
+    if !raw.is_empty() {
+        return raw.len();
+    }
     let target = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
     let request_line = req.method().as_str().len() + 1 + target + 1 + "HTTP/1.1\r\n".len();
     request_line + headers_len(req.headers()) + 2
@@ -505,6 +546,7 @@ impl<B: MessageBody> MessageBody for CountedBody<B> {
         match body.try_into_bytes() {
             Ok(bytes) => {
                 open.bytes_out(bytes.len() as u64);
+                open.record_out(Some(&bytes), chunked);
                 Ok(bytes)
             }
             Err(body) => Err(CountedBody {
@@ -532,6 +574,11 @@ impl<B: MessageBody> MessageBody for CountedBody<B> {
             _ => 0,
         };
         this.open.bytes_out(wire as u64);
+        match &next {
+            Some(Ok(chunk)) => this.open.record_out(Some(chunk), *this.chunked),
+            None => this.open.record_out(None, *this.chunked),
+            Some(Err(_)) => {}
+        }
         Poll::Ready(next)
     }
 }
@@ -551,6 +598,7 @@ struct CountedPayload {
     inner: Payload,
     counters: Rc<Counters>,
     tab: Option<(Arc<Tab>, Technique)>,
+    wire: Option<Arc<Exchange>>,
 }
 
 impl Stream for CountedPayload {
@@ -563,6 +611,9 @@ impl Stream for CountedPayload {
             if let Some((tab, technique)) = &self.tab {
                 let own = tab.counters.technique(*technique);
                 own.bytes_in.fetch_add(bytes.len() as u64, Relaxed);
+            }
+            if let Some(exchange) = &self.wire {
+                exchange.inbound(bytes);
             }
         }
         Poll::Ready(next)

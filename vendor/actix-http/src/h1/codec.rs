@@ -7,7 +7,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::{
     decoder::{self, PayloadDecoder, PayloadItem, PayloadType},
-    encoder, Message, MessageType,
+    encoder, HeadSink, Message, MessageType,
 };
 use crate::{
     body::BodySize, error::ParseError, ConnectionType, Request, RequestHead, Response,
@@ -237,6 +237,11 @@ impl Encoder<Message<(Response<()>, BodySize)>> for Codec {
                     self.flags.insert(Flags::LAST_REQUEST);
                 }
 
+                // pushlab: a response that asks for a copy of its head
+                // (`HeadSink`) gets the bytes written here.
+                let sink = res.extensions_mut().remove::<HeadSink>();
+                let start = dst.len();
+
                 // encode message
                 self.encoder.encode(
                     dst,
@@ -248,6 +253,10 @@ impl Encoder<Message<(Response<()>, BodySize)>> for Codec {
                     self.conn_type,
                     &self.config,
                 )?;
+
+                if let Some(sink) = sink {
+                    sink.written(&dst[start..]);
+                }
             }
 
             Message::Chunk(Some(bytes)) => {

@@ -302,7 +302,11 @@ impl MessageType for Request {
         let mut msg = Request::new();
 
         // convert headers
-        let mut length = msg.set_headers(&src.split_to(len).freeze(), &headers[..h_len], ver)?;
+        let raw = src.split_to(len).freeze();
+        let mut length = msg.set_headers(&raw, &headers[..h_len], ver)?;
+        // pushlab: the head as it arrived stays reachable from the request
+        // (`RequestHead::raw`); the header values already share its buffer.
+        msg.head_mut().set_raw(raw);
 
         // disallow HTTP/1.1 requests that do not contain a Host header
         // see https://datatracker.ietf.org/doc/html/rfc9112#section-3.2

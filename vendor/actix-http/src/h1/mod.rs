@@ -9,6 +9,7 @@ mod decoder;
 mod dispatcher;
 mod encoder;
 mod expect;
+mod head_sink;
 mod payload;
 mod rules;
 mod service;
@@ -21,6 +22,7 @@ pub use self::{
     codec::Codec,
     dispatcher::Dispatcher,
     expect::ExpectHandler,
+    head_sink::HeadSink,
     payload::Payload,
     rules::ConnectionRules,
     service::{H1Service, H1ServiceHandler},

@@ -1,5 +1,7 @@
 use std::{net, rc::Rc};
 
+use bytes::Bytes;
+
 use crate::{
     header::{self, HeaderMap},
     message::{Flags, Head, MessagePool},
@@ -20,6 +22,10 @@ pub struct RequestHead {
     /// Will only be None when called in unit tests unless set manually.
     pub peer_addr: Option<net::SocketAddr>,
 
+    /// pushlab: the request line and headers exactly as they arrived (see
+    /// [`RequestHead::raw`]).
+    raw: Bytes,
+
     flags: Flags,
 }
 
@@ -33,6 +39,7 @@ impl Default for RequestHead {
             // at 16 entries (about 6 KB, held by every parked request).
             headers: HeaderMap::new(),
             peer_addr: None,
+            raw: Bytes::new(),
             flags: Flags::empty(),
         }
     }
@@ -42,6 +49,8 @@ impl Head for RequestHead {
     fn clear(&mut self) {
         self.flags = Flags::empty();
         self.headers.clear();
+        // pushlab: a pooled head must not keep the last request's buffer.
+        self.raw = Bytes::new();
     }
 
     fn with_pool<F, R>(f: F) -> R
@@ -53,6 +62,22 @@ impl Head for RequestHead {
 }
 
 impl RequestHead {
+    /// pushlab: the request line and headers as the HTTP/1 decoder read them,
+    /// byte for byte — name case, order and spacing as the client sent them,
+    /// up to and including the empty line. Empty for a request that did not
+    /// come over HTTP/1. The header values are slices of these same bytes,
+    /// so keeping them costs no copy.
+    #[inline]
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// pushlab: see [`RequestHead::raw`]; set by the HTTP/1 decoder.
+    #[inline]
+    pub(crate) fn set_raw(&mut self, raw: Bytes) {
+        self.raw = raw;
+    }
+
     /// Read the message headers.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
