@@ -7,9 +7,12 @@
 //! requests, bytes and open connections; the techniques count deliveries.
 //!
 //! Plain atomics, and the latency of the last [`LATENCY_SAMPLES`] live
-//! deliveries per technique instead of a whole histogram: a tab's figures
-//! cost about 5 KB however long it stays. `reset` starts them from zero
-//! (the tab's "Reset counters"); the class's figures are not touched.
+//! deliveries per technique instead of a whole histogram (and of the last
+//! [`BACKLOG_SAMPLES`] backlog ones, kept apart as the class's are: a
+//! resume's catch-up measures the pause, not the technique): a tab's
+//! figures cost about 10 KB however long it stays. `reset` starts them
+//! from zero (the tab's "Reset counters", `POST /api/tabs/{id}/reset`);
+//! the class's figures are not touched.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,10 +21,13 @@ use std::sync::{Mutex, PoisonError};
 use serde::Serialize;
 
 use crate::hub::{Messages, now_us};
-use crate::stats::{LatencySnapshot, Technique, live_after};
+use crate::stats::{BacklogSnapshot, LatencySnapshot, Technique, live_after};
 
-/// Latencies kept per technique for the tab's percentiles.
+/// Live latencies kept per technique for the tab's percentiles.
 pub const LATENCY_SAMPLES: usize = 256;
+
+/// Backlog latencies kept per technique (a catch-up's are all alike).
+pub const BACKLOG_SAMPLES: usize = 64;
 
 /// A tab's figures, per technique.
 #[derive(Default)]
@@ -41,8 +47,31 @@ pub struct TechniqueCounters {
     pub backlog_delivered: AtomicU64,
     /// Open now; not reset (a reset does not close anything).
     pub connections_open: AtomicU64,
-    /// Live deliveries' latency in µs, newest last.
-    latency_us: Mutex<VecDeque<u64>>,
+    /// Deliveries' latency in µs, newest last.
+    latency_us: Mutex<Samples>,
+}
+
+/// The latest latencies, live and backlog apart, in µs.
+#[derive(Default)]
+struct Samples {
+    live: VecDeque<u64>,
+    backlog: VecDeque<u64>,
+}
+
+impl Samples {
+    fn clear(&mut self) {
+        self.live.clear();
+        self.backlog.clear();
+    }
+}
+
+/// Appends `value`, dropping the oldest beyond `bound`. Once full, the
+/// ring reuses its space: no allocation per delivery.
+fn keep(ring: &mut VecDeque<u64>, bound: usize, value: u64) {
+    if ring.len() == bound {
+        ring.pop_front();
+    }
+    ring.push_back(value);
 }
 
 impl TabCounters {
@@ -73,16 +102,10 @@ impl TechniqueCounters {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Records a live delivery's latency.
-    pub fn latency(&self, latency_us: u64) {
-        let mut samples = self
-            .latency_us
+    fn samples(&self) -> std::sync::MutexGuard<'_, Samples> {
+        self.latency_us
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if samples.len() == LATENCY_SAMPLES {
-            samples.pop_front();
-        }
-        samples.push_back(latency_us);
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn reset(&self) {
@@ -97,31 +120,31 @@ impl TechniqueCounters {
         ] {
             counter.store(0, Ordering::Relaxed);
         }
-        self.latency_us
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.samples().clear();
     }
 
     fn snapshot(&self) -> TabTechniqueSnapshot {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let samples: Vec<u64> = self
-            .latency_us
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .copied()
-            .collect();
+        let (live, backlog): (Vec<u64>, Vec<u64>) = {
+            let samples = self.samples();
+            (
+                samples.live.iter().copied().collect(),
+                samples.backlog.iter().copied().collect(),
+            )
+        };
         TabTechniqueSnapshot {
             requests: get(&self.requests),
             empty_responses: get(&self.empty_responses),
             connections_open: get(&self.connections_open),
             messages_delivered: get(&self.messages_delivered),
             messages_missed: get(&self.messages_missed),
-            backlog_delivered: get(&self.backlog_delivered),
             bytes_in: get(&self.bytes_in),
             bytes_out: get(&self.bytes_out),
-            latency_ms: LatencySnapshot::of_samples(samples),
+            latency_ms: LatencySnapshot::of_samples(live),
+            backlog: BacklogSnapshot {
+                messages_delivered: get(&self.backlog_delivered),
+                latency_ms: LatencySnapshot::of_samples(backlog),
+            },
         }
     }
 }
@@ -142,11 +165,14 @@ pub struct TabTechniqueSnapshot {
     pub connections_open: u64,
     pub messages_delivered: u64,
     pub messages_missed: u64,
-    pub backlog_delivered: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// Over the last [`LATENCY_SAMPLES`] live deliveries since the reset.
     pub latency_ms: LatencySnapshot,
+    /// Deliveries that caught up a backlog (after a pause or a reconnect):
+    /// how many since the reset, and the latency of the last
+    /// [`BACKLOG_SAMPLES`].
+    pub backlog: BacklogSnapshot,
 }
 
 impl TechniqueCounters {
@@ -159,13 +185,18 @@ impl TechniqueCounters {
         let now = now_us();
         let live_after = live_after(messages, now);
         let mut backlog = 0;
+        // One lock for the batch, as for the class's histogram.
+        let mut samples = self.samples();
         for message in messages {
+            let latency = now.saturating_sub(message.published_at_us).max(1);
             if message.published_at_us < live_after {
+                keep(&mut samples.backlog, BACKLOG_SAMPLES, latency);
                 backlog += 1;
             } else {
-                self.latency(now.saturating_sub(message.published_at_us).max(1));
+                keep(&mut samples.live, LATENCY_SAMPLES, latency);
             }
         }
+        drop(samples);
         Self::add(&self.messages_delivered, messages.len() as u64);
         Self::add(&self.backlog_delivered, backlog);
     }
