@@ -363,6 +363,25 @@ impl Hub {
         moved
     }
 
+    /// Starts a new run of this hub without restarting the server (the
+    /// teacher's "restart the hub", see [`crate::restart`]): a new epoch, the
+    /// ring emptied, ids from 1 again. Every subscriber is woken and told to
+    /// start over, and every cursor from before is answered with a reset,
+    /// exactly as after a real restart. Returns the new epoch, or `None` on
+    /// a replica, whose epoch is the broker's to change.
+    pub fn restart(&self) -> Option<Arc<str>> {
+        if self.replica {
+            return None;
+        }
+        let mut ring = self.lock();
+        let mut epoch = new_epoch();
+        while *ring.epoch == *epoch {
+            epoch = new_epoch(); // one in 2^64, but a reset must never be missed
+        }
+        self.start_epoch(&mut ring, &epoch);
+        Some(Arc::clone(&ring.epoch))
+    }
+
     /// Empties the ring under a new epoch. Replacing the channel closes the
     /// old one, which wakes every subscriber; each rejoins and reports a
     /// reset (see [`Subscription::recv`]).
@@ -777,6 +796,35 @@ mod tests {
         let batch = sub.recv().await;
         assert_eq!(batch.messages[0].text, "new");
         assert!(!batch.reset);
+    }
+
+    #[tokio::test]
+    async fn a_restart_starts_a_new_run_and_tells_every_subscriber() {
+        let hub = Hub::new(8);
+        hub.publish("a", "x");
+        hub.publish("a", "y");
+        let before = hub.epoch();
+        let mut sub = hub.subscribe(Since::After(2));
+        let epoch = hub.restart().expect("a hub of its own restarts");
+        assert_ne!(epoch, before);
+        assert_eq!(hub.epoch(), epoch);
+        let batch = sub.recv().await;
+        assert!(batch.reset);
+        assert_eq!(sub.epoch(), &*epoch);
+        assert_eq!(sub.next(), 0);
+        assert_eq!(hub.publish("a", "again").id, 1, "ids from 1 again");
+        let old = Cursor {
+            since: Since::After(1),
+            epoch: Some(&before),
+        };
+        assert!(
+            hub.read(old).batch.reset,
+            "a cursor from before starts over"
+        );
+        assert!(
+            Hub::replica(8).restart().is_none(),
+            "a broker's epoch is its own"
+        );
     }
 
     #[tokio::test]

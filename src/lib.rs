@@ -25,6 +25,7 @@
 //! - [`api`] — `/api/stats`, `/metrics`, `/healthz`.
 //! - [`clock`] — `/api/time`, the server's clock for the page's latency.
 //! - [`rate`] — `/api/generator`, the generator's rate, changed live.
+//! - [`restart`] — `/api/hub/restart`: the teacher starts the hub's run over.
 //! - [`web`] — the page, the docs and the static files, embedded.
 //! - [`routing`] — which methods each path answers; a JSON 405 for the rest.
 //! - [`error`] — the API's one error type, rendered as JSON.
@@ -48,6 +49,7 @@ pub mod origin;
 pub mod process;
 pub mod publish;
 pub mod rate;
+pub mod restart;
 pub mod routing;
 pub mod state;
 pub mod stats;
@@ -164,21 +166,30 @@ async fn forget_idle_publishers(state: AppState) {
 fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
     let counted =
         |technique| traffic::Traffic::new(state.stats.clone(), state.tabs.clone(), technique);
+    // Inside `counted`, which finds the tab: cuts what the tab asks to cut.
+    let faults = tabs::faults::Cuts::new;
     let config = &state.config;
     cfg.app_data(error::query_config())
         .app_data(error::json_config(publish::MAX_BODY_BYTES))
-        .service(resource("/api/poll", GET, poll::handle).wrap(counted(Technique::poll)))
+        .service(
+            resource("/api/poll", GET, poll::handle)
+                .wrap(faults(Technique::poll))
+                .wrap(counted(Technique::poll)),
+        )
         .service(
             resource("/api/longpoll", GET, longpoll::handle)
+                .wrap(faults(Technique::longpoll))
                 .wrap(counted(Technique::longpoll).limit(config.max_longpolls)),
         )
         .service(
             resource("/api/sse", GET, sse::handle)
+                .wrap(faults(Technique::sse))
                 .wrap(counted(Technique::sse).limit(config.max_sse)),
         )
         .service(
             resource("/ws", GET, ws::handle)
                 .wrap(from_fn(origin::guard))
+                .wrap(faults(Technique::ws))
                 .wrap(counted(Technique::ws).limit(config.max_websockets)),
         )
         .service(
@@ -206,6 +217,11 @@ fn routes_of(cfg: &mut routes::ServiceConfig, state: &AppState) {
                     Method::HEAD,
                     Method::POST,
                 ])),
+        )
+        .service(
+            resource("/api/hub/restart", POST, restart::post)
+                .wrap(from_fn(teacher::guard))
+                .wrap(from_fn(origin::guard)),
         )
         .service(resource("/api/role", READ, teacher::role))
         .service(resource("/api/time", READ, clock::time))

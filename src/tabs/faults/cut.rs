@@ -1,0 +1,247 @@
+//! Cutting a connection the way a failing network does: the middleware
+//! around each technique's route that carries out a tab's faults.
+//!
+//! `resource.wrap(Cuts::new(Technique::sse)).wrap(counted)` — inside
+//! [`crate::traffic`], which finds the request's tab. For each request the
+//! tab's [`Faults`](super::Faults) decide:
+//!
+//! - the tab is offline: the handler never runs, and the request is never
+//!   answered;
+//! - the tab asks to drop its connections while the handler is still at
+//!   work (a parked long-poll): the handler is dropped, as when its client
+//!   goes away, and the request is never answered;
+//! - the tab asks while the response is on its way (an SSE stream, an open
+//!   WebSocket): the stream stops mid-way.
+//!
+//! "Never answered" and "stops" are one trick: the response's body fails.
+//! actix then closes the connection at once, without writing what it had
+//! not written yet — for a request not yet answered, not even the status
+//! line. The client sees the connection end: a network error in the
+//! browser, an SSE stream without its last chunk, a WebSocket closed
+//! without a close frame (1006). Nothing about it says "the server meant
+//! it", exactly like a cable pulled out.
+//!
+//! A request that names no tab is passed through untouched, at the cost of
+//! one look into its extensions.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
+
+use super::Admission;
+use crate::stats::Technique;
+use crate::traffic::TabOf;
+
+/// Why a connection ended without an answer. actix logs it as it closes
+/// the connection, so the server's log says the cut was asked for.
+#[derive(Debug)]
+pub struct Cut;
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection cut on purpose: its tab asked for a fault (drop or offline)")
+    }
+}
+
+impl std::error::Error for Cut {}
+
+/// The middleware, for one technique's route.
+pub struct Cuts {
+    technique: Technique,
+}
+
+impl Cuts {
+    pub fn new(technique: Technique) -> Self {
+        Cuts { technique }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Cuts
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<CutBody<B>>;
+    type Error = Error;
+    type Transform = CutsService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(CutsService {
+            service,
+            technique: self.technique,
+        }))
+    }
+}
+
+pub struct CutsService<S> {
+    service: S,
+    technique: Technique,
+}
+
+impl<S, B> Service<ServiceRequest> for CutsService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<CutBody<B>>;
+    type Error = Error;
+    type Future = Watched<S::Future, B>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let admission = match req.extensions().get::<TabOf>() {
+            Some(TabOf(tab)) => tab.faults.admit(self.technique),
+            None => Admission::Pass,
+        };
+        match admission {
+            Admission::Cut => Watched::Now {
+                response: Some(req.into_response(unanswered())),
+            },
+            Admission::Pass => Watched::Running {
+                response: self.service.call(req),
+                dropped: None,
+                req: None,
+            },
+            Admission::Watch(dropped) => Watched::Running {
+                req: Some(req.request().clone()),
+                response: self.service.call(req),
+                dropped: Some(dropped),
+            },
+        }
+    }
+}
+
+/// A response whose body fails before its first byte: never sent.
+fn unanswered<B>() -> HttpResponse<CutBody<B>> {
+    HttpResponse::with_body(StatusCode::OK, CutBody::Cut)
+}
+
+pin_project_lite::pin_project! {
+    /// The handler at work, watched for a drop; or a cut decided at once.
+    #[project = WatchedProj]
+    pub enum Watched<F, B> {
+        Now {
+            response: Option<ServiceResponse<CutBody<B>>>,
+        },
+        Running {
+            #[pin]
+            response: F,
+            // Resolves when the tab asks for a drop; `None`: nothing can.
+            dropped: Option<LocalBoxFuture<'static, ()>>,
+            // For the unanswered response, if the drop comes first.
+            req: Option<HttpRequest>,
+        },
+    }
+}
+
+impl<F, B> Future for Watched<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+    B: MessageBody,
+{
+    type Output = Result<ServiceResponse<CutBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            WatchedProj::Now { response } => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+            WatchedProj::Running {
+                response,
+                dropped,
+                req,
+            } => {
+                if let Some(waiting) = dropped
+                    && waiting.as_mut().poll(cx).is_ready()
+                {
+                    // The handler is dropped with this future, as when its
+                    // client goes away: no waiter is left behind.
+                    let req = req.take().expect("polled after completion");
+                    return Poll::Ready(Ok(ServiceResponse::new(req, unanswered())));
+                }
+                let response = std::task::ready!(response.poll(cx))?;
+                let dropped = dropped.take();
+                Poll::Ready(Ok(
+                    response.map_body(|_, body| CutBody::watching(body, dropped))
+                ))
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A technique's response body, cut when its tab asks.
+    #[project = CutBodyProj]
+    pub enum CutBody<B> {
+        /// Nothing can cut it: no tab, or a complete answer.
+        Plain {
+            #[pin]
+            body: B,
+        },
+        /// A stream (SSE, a WebSocket's frames): fails when the tab asks.
+        Watched {
+            #[pin]
+            body: B,
+            dropped: LocalBoxFuture<'static, ()>,
+        },
+        /// Fails at once: the connection closes.
+        Cut,
+    }
+}
+
+impl<B: MessageBody> CutBody<B> {
+    /// Only a stream is watched: a complete answer is written at once.
+    fn watching(body: B, dropped: Option<LocalBoxFuture<'static, ()>>) -> Self {
+        match dropped {
+            Some(dropped) if body.size() == BodySize::Stream => CutBody::Watched { body, dropped },
+            _ => CutBody::Plain { body },
+        }
+    }
+}
+
+impl<B: MessageBody> MessageBody for CutBody<B> {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        match self {
+            CutBody::Plain { body } | CutBody::Watched { body, .. } => body.size(),
+            CutBody::Cut => BodySize::Stream,
+        }
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        if let CutBodyProj::Watched { dropped, .. } = self.as_mut().project()
+            && dropped.as_mut().poll(cx).is_ready()
+        {
+            self.set(CutBody::Cut);
+        }
+        match self.project() {
+            CutBodyProj::Plain { body } | CutBodyProj::Watched { body, .. } => {
+                body.poll_next(cx).map_err(Into::into)
+            }
+            CutBodyProj::Cut => Poll::Ready(Some(Err(Box::new(Cut)))),
+        }
+    }
+
+    fn try_into_bytes(self) -> Result<Bytes, Self> {
+        match self {
+            CutBody::Plain { body } => body
+                .try_into_bytes()
+                .map_err(|body| CutBody::Plain { body }),
+            other => Err(other),
+        }
+    }
+}
