@@ -67,7 +67,7 @@ run() {
   local cpu_before
   instances "$count" "$@"
   cpu_before=$(redis_cpu)
-  taskset -c 1 "$BIN" load "${URLS[@]}" --technique ws --clients "$clients" --rate 20 \
+  taskset -c 1 "$BIN" load "${URLS[@]}" --technique ws --clients "$clients" --rate 20 --arrivals fixed \
     --duration 10s --json "$OUT/$name.json"
   awk -v a="$(redis_cpu)" -v b="$cpu_before" 'BEGIN {printf "%.2f\n", a - b}' \
     > "$OUT/$name.redis-cpu"

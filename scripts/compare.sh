@@ -35,7 +35,7 @@ summary="$OUT/README.md"
 for n in $CLIENTS; do
   echo "== $n clients"
   taskset -c "$tool_core" "$bin" load --spawn --server-cores "$server_core" \
-    --technique all --clients "$n" --rate 1 --poll-interval 1s --duration "$DURATION" \
+    --technique all --clients "$n" --rate 1 --arrivals fixed --poll-interval 1s --duration "$DURATION" \
     --payload 64 --json "$OUT/clients-$n.json" --csv "$OUT/clients-$n.csv" \
     --svg "$OUT/clients-$n.svg" --markdown "$OUT/clients-$n.md" | tee "$OUT/clients-$n.txt"
   {

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 OUT=results/figures
 mkdir -p "$OUT"
 cargo build --release --quiet
-load() { taskset -c 1 target/release/pushlab load --spawn --server-cores 0 "$@"; }
+load() { taskset -c 1 target/release/pushlab load --spawn --server-cores 0 --arrivals fixed "$@"; }
 
 load --technique ws --clients 1000 --rate 1000 --payload 64 --duration 10s --json "$OUT/ws-fanout-1k.json"
 load --technique ws --clients 1000 --rate 1200 --payload 64 --duration 10s --json "$OUT/ws-fanout-1k-1200.json"

@@ -55,7 +55,7 @@ SAMPLER=$!
 for t in poll longpoll sse ws; do
   echo "$t" >"$OUT/.phase"
   taskset -c 1 target/release/pushlab load --url "http://$ADDR" --technique "$t" \
-    --clients "$CLIENTS" --rate "$RATE" --payload "$PAYLOAD" --duration "$PHASE" \
+    --clients "$CLIENTS" --rate "$RATE" --arrivals fixed --payload "$PAYLOAD" --duration "$PHASE" \
     --ramp 5s --json "$OUT/$t.json"
 done
 echo idle >"$OUT/.phase"

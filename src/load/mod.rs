@@ -3,7 +3,8 @@
 //!
 //! For each technique the tool connects `--clients` real clients (each a
 //! file in `clients/`), waits until all of them are subscribed, publishes
-//! `--rate` messages a second for `--duration` on a fixed schedule, waits
+//! `--rate` messages a second for `--duration` (at random moments, or on a
+//! fixed schedule: `--arrivals`, see `arrivals.rs`), waits
 //! for the last message to arrive everywhere, and reports: latency
 //! percentiles (receive time minus scheduled publish time, one clock),
 //! lost and duplicate messages, requests and empty answers, bytes on the
@@ -11,6 +12,7 @@
 //! and its own CPU and memory. Everything runs on one thread, so the tool
 //! takes one core and says so when that core, not the server, is the limit.
 
+pub mod arrivals;
 pub mod chart;
 mod clients;
 mod http;
@@ -28,6 +30,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use arrivals::Arrivals;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -54,10 +57,15 @@ pub struct LoadArgs {
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     #[serde(serialize_with = "seconds")]
     pub duration: Duration,
-    /// Messages per second the tool publishes itself (POST), on a fixed
-    /// schedule; 0 measures idle clients.
+    /// Messages per second the tool publishes itself (POST), on average;
+    /// 0 measures idle clients.
     #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
     pub rate: f64,
+    /// When the messages go out: `poisson`, at random moments like real
+    /// traffic (polls then find some intervals empty and others with several
+    /// messages), or `fixed`, one every 1/rate seconds exactly.
+    #[arg(long, value_enum, default_value_t = Arrivals::Poisson)]
+    pub arrivals: Arrivals,
     /// How often each short-polling client asks.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     #[serde(serialize_with = "seconds")]
@@ -359,8 +367,8 @@ async fn connect_clients(technique: Choice, run: &Rc<Run>) -> Vec<tokio::task::J
 /// `--drain`) until the last message has reached every client.
 async fn publish_and_drain(technique: Choice, run: &Run) -> Published {
     let args = &run.settings;
-    let total = (args.rate * args.duration.as_secs_f64()).round() as u64;
-    let progress = ProgressBar::new(total).with_style(
+    let schedule = arrivals::schedule(args.arrivals, args.rate, args.duration, &mut rand::rng());
+    let progress = ProgressBar::new(schedule.len() as u64).with_style(
         ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} published, {msg}")
             .expect("a valid template")
             .progress_chars("=> "),
@@ -371,8 +379,7 @@ async fn publish_and_drain(technique: Choice, run: &Run) -> Published {
     let outcome = publisher::publish(
         run.publish_server(),
         &run.recorder,
-        args.rate,
-        args.duration,
+        &schedule,
         args.payload as usize,
         || {
             progress.inc(1);

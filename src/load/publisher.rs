@@ -1,4 +1,5 @@
-//! The load tool's publisher: POSTs at a fixed rate, on a schedule that
+//! The load tool's publisher: POSTs on a schedule drawn beforehand
+//! (`arrivals.rs`: evenly spaced, or at random like real traffic) that
 //! never waits for answers or deliveries.
 //!
 //! If the publisher waited for each answer before sending the next, a slow
@@ -13,7 +14,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use super::http::Connection;
 use super::net::ByteCounts;
@@ -36,12 +37,11 @@ pub struct Outcome {
     pub first_refusal: Option<String>,
 }
 
-/// Publishes `rate` messages a second for `duration`.
+/// Publishes one message at each moment of `schedule` (from now).
 pub async fn publish(
     addr: SocketAddr,
     recorder: &RefCell<Recorder>,
-    rate: f64,
-    duration: Duration,
+    schedule: &[Duration],
     payload: usize,
     mut on_tick: impl FnMut(),
 ) -> Outcome {
@@ -60,19 +60,16 @@ pub async fn publish(
         })
         .collect();
 
-    let total = (rate * duration.as_secs_f64()).round() as u64;
-    if total == 0 {
+    if schedule.is_empty() {
         return Outcome::default(); // an idle run: clients connected, nothing published
     }
-    let period = Duration::from_secs_f64(duration.as_secs_f64() / total as f64);
-    let mut schedule = tokio::time::interval_at(Instant::now(), period);
-    // A late tick is sent at once: the schedule is the schedule.
-    schedule.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let started = Instant::now();
     let started_us = recorder.borrow().now_us();
-    for seq in 0..total {
-        schedule.tick().await;
-        let scheduled_us = started_us + (period.as_secs_f64() * seq as f64 * 1e6) as u64;
-        let text = message_text(seq, scheduled_us, payload);
+    for (seq, &at) in schedule.iter().enumerate() {
+        // A late moment is sent at once: the schedule is the schedule.
+        tokio::time::sleep_until(started + at).await;
+        let scheduled_us = started_us + at.as_micros() as u64;
+        let text = message_text(seq as u64, scheduled_us, payload);
         let body = serde_json::json!({"author": AUTHOR, "text": text}).to_string();
         let _ = jobs.send(body); // the workers live until the channel closes
         on_tick();

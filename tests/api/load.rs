@@ -87,8 +87,9 @@ async fn nothing_is_lost_or_duplicated_at_a_modest_load() {
     )
     .await;
     for (name, t) in &report.techniques {
-        assert_eq!(t.published, 40, "{name}");
-        assert_eq!(t.expected, 40 * 50, "{name}");
+        // 40 on average: the moments are random (Poisson arrivals).
+        assert!(t.published > 0, "{name}");
+        assert_eq!(t.expected, t.published * 50, "{name}");
         assert_eq!(t.delivered, t.expected, "{name}");
         assert_eq!((t.lost, t.duplicates, t.gaps), (0, 0, 0), "{name}");
     }
