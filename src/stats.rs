@@ -23,9 +23,10 @@
 //! back after a pause or a reconnect, or reads the whole ring with
 //! `since=0`, gets messages that were published long before it asked; their
 //! latency measures its absence, and one such client would otherwise move
-//! everyone's p99. A message published more than [`LIVE_WINDOW`] before the
-//! request or connection that delivers it began is a *backlog* delivery:
-//! counted in `backlog` with its own percentiles. Reads that took the whole
+//! everyone's p99. A message published well before the request or
+//! connection that delivers it began — by more than [`LIVE_WINDOW`] for a
+//! short poll, [`ASKS_AGAIN_WINDOW`] for the others ([`Technique::live_window`])
+//! — is a *backlog* delivery: counted in `backlog` with its own percentiles. Reads that took the whole
 //! ring are counted in `full_ring_reads`.
 //!
 //! The counters and percentiles above cover the server's whole run: one
@@ -68,6 +69,15 @@ impl Technique {
         Technique::sse,
         Technique::ws,
     ];
+
+    /// How long before its request or connection began a message may have
+    /// been published and still be a live delivery of this technique.
+    pub fn live_window(self) -> Duration {
+        match self {
+            Technique::poll => LIVE_WINDOW,
+            Technique::longpoll | Technique::sse | Technique::ws => ASKS_AGAIN_WINDOW,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -92,6 +102,14 @@ const LATENCY_MAX_US: u64 = 3_600_000_000;
 /// (10 s). A message older than that when its reader asked was waiting for
 /// a client that was away: a backlog delivery.
 pub const LIVE_WINDOW: Duration = Duration::from_secs(10);
+
+/// The same for a long-poll, an SSE stream and a WebSocket. A long-poll
+/// asks again as soon as it has its answer, and a stream, once open, gets
+/// every message as it is published: what its request or connection finds
+/// waiting from before was published while the client was away (paused,
+/// reconnecting, backing off). A second covers the time a busy machine
+/// takes to ask again; a pause of a few seconds is longer.
+pub const ASKS_AGAIN_WINDOW: Duration = Duration::from_secs(1);
 
 /// What `recent` covers: the latency of the class's last minute, not of
 /// the whole run.
@@ -135,7 +153,9 @@ pub struct TechniqueStats {
     /// from before the oldest retained message or from another run. A
     /// client that polls `since=0` over and over shows up here.
     full_ring_reads: Counter,
-    /// Backlog deliveries: messages published more than [`LIVE_WINDOW`]
+    /// See [`Technique::live_window`].
+    live_window: Duration,
+    /// Backlog deliveries: messages published more than `live_window`
     /// before their request or connection began.
     backlog_delivered: Counter,
     /// Live deliveries' latency, over the run and recently. A plain mutex:
@@ -160,7 +180,7 @@ impl TechniqueStats {
         if messages.whole_ring() {
             self.full_ring_reads.inc();
         }
-        let live_after = live_after(messages, now);
+        let live_after = live_after(messages, now, self.live_window);
         let mut live = lock(&self.latency);
         let slot = live.recent.slot(now);
         let mut backlog = None;
@@ -233,11 +253,11 @@ impl TechniqueStats {
 /// A batch handed over as its request or connection begins (a read, a
 /// subscription's first batch) has `now` for that beginning; a later one
 /// holds only messages published since: no backlog.
-pub fn live_after(messages: &Messages, now: u64) -> u64 {
+pub fn live_after(messages: &Messages, now: u64, window: Duration) -> u64 {
     if messages.all_live() {
         0
     } else {
-        now.saturating_sub(LIVE_WINDOW.as_micros() as u64)
+        now.saturating_sub(window.as_micros() as u64)
     }
 }
 
@@ -709,6 +729,7 @@ impl Stats {
                 slow_consumers: slow.get_or_create(&label).clone(),
                 full_ring_reads: full_ring.get_or_create(&label).clone(),
                 backlog_delivered: backlog.get_or_create(&label).clone(),
+                live_window: technique.live_window(),
                 latency: Mutex::new(LiveLatency::new()),
                 backlog_latency: Mutex::new(new_histogram()),
             }
@@ -892,5 +913,24 @@ mod tests {
         let recent = sse.snapshot().recent;
         assert_eq!(recent.latency_ms.count, 1);
         assert_eq!(recent.backlog_delivered, 1);
+    }
+
+    #[test]
+    fn a_few_seconds_away_are_a_backlog_for_all_but_a_short_poll() {
+        let away = Duration::from_secs(3);
+        let hub = hub_with_ages(&[away, Duration::from_millis(5)]);
+        let stats = Stats::new();
+        for technique in Technique::ALL {
+            stats
+                .technique(technique)
+                .delivered(&hub.read(Since::After(0)).batch.messages);
+            let snapshot = stats.technique(technique).snapshot();
+            let backlog = if technique == Technique::poll { 0 } else { 1 };
+            assert_eq!(
+                snapshot.backlog.messages_delivered, backlog,
+                "{technique:?}"
+            );
+            assert_eq!(snapshot.latency_ms.count, 2 - backlog, "{technique:?}");
+        }
     }
 }

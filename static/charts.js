@@ -57,10 +57,11 @@ export function latencyAt(ms, from, to) {
 }
 
 // One lane's recent deliveries: x is time (now at the right edge), y the
-// latency (slower is higher). `samples` are {at, ms, id, mine}, `at` in
-// page ms; `mine` marks a message this tab published, drawn ringed and on
-// top. Each dot carries a <title> ("#175 · 41 ms"), the tooltip a pointer
-// shows; at most MAX_DOTS of the newest are drawn.
+// latency (slower is higher). `samples` are {at, ms, id, mine, backlog},
+// `at` in page ms; `mine` marks a message this tab published, drawn ringed
+// and on top; `backlog` a catch-up after a pause, drawn hollow. Each dot
+// carries a <title> ("#175 · 41 ms"), the tooltip a pointer shows; at most
+// MAX_DOTS of the newest are drawn.
 const MAX_DOTS = 300;
 
 export function strip(element, samples, nowMs, windowMs) {
@@ -84,10 +85,12 @@ export function strip(element, samples, nowMs, windowMs) {
   }
   // Oldest first, yours last so that they are on top.
   shown.reverse().sort((a, b) => Number(Boolean(a.mine)) - Number(Boolean(b.mine)));
-  for (const { at, ms, id, mine } of shown) {
+  for (const { at, ms, id, mine, backlog } of shown) {
     const x = left + ((at - since) / windowMs) * (width - left - 3);
-    const dot = svg(element, "circle", { class: mine ? "dot mine" : "dot", cx: x.toFixed(1), cy: y(ms).toFixed(1), r: mine ? 3.5 : 2.2 });
-    svg(dot, "title", {}, `#${id}${mine ? " (yours)" : ""} · ${formatDelay(ms)}`);
+    const kind = ["dot", mine && "mine", backlog && "backlog"].filter(Boolean).join(" ");
+    const dot = svg(element, "circle", { class: kind, cx: x.toFixed(1), cy: y(ms).toFixed(1), r: mine ? 3.5 : 2.2 });
+    const caughtUp = backlog ? " (caught up)" : "";
+    svg(dot, "title", {}, `#${id}${mine ? " (yours)" : ""}${caughtUp} · ${formatDelay(ms)}`);
   }
 }
 

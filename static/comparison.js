@@ -1,10 +1,12 @@
 // Below the lanes, the four techniques in one picture each: how fast the
 // messages arrived in this browser (a cumulative distribution: the further
-// left and the steeper, the better), and what one delivered message cost on
-// the wire for the whole class (the server's counters: both directions,
-// headers and framing included, divided by the messages delivered). The
-// charts name the techniques briefly, so that their words fit beside the
-// plots in large type; each lane's colour ties them to the lanes.
+// left and the steeper, the better; live deliveries only — a catch-up
+// after a pause measures the pause, see lane.js), and what one delivered
+// message cost on the wire for the whole class (the server's counters:
+// both directions, headers and framing included, divided by the messages
+// delivered). The charts name the techniques briefly, so that their words
+// fit beside the plots in large type; each lane's colour ties them to the
+// lanes.
 
 import { bars, cdf } from "./charts.js";
 
@@ -21,7 +23,7 @@ export class Comparison {
   draw() {
     cdf(
       this.latency,
-      this.lanes.map((lane) => ({ name: lane.name, label: SHORT_NAMES[lane.name], values: lane.samples.map((s) => s.ms) })),
+      this.lanes.map((lane) => ({ name: lane.name, label: SHORT_NAMES[lane.name], values: lane.samples.filter((s) => !s.backlog).map((s) => s.ms) })),
     );
     bars(
       this.bytes,

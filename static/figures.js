@@ -1,38 +1,59 @@
-// The figures under each lane: what the server counted for the technique —
-// the whole class's, labelled so on the page — next to what this browser
-// measured itself ("this browser").
+// The figures under each lane: this tab's own, large, beside the class's,
+// small and labelled "class", and what this browser measured itself.
+//
+// - This tab (`data-stat`): what the server counted for this tab alone —
+//   the requests, answers, bytes and deliveries of its four lanes, by the
+//   tab id they send (GET /api/tabs/{TAB_ID}). "Reset counters" starts
+//   them from zero on the server (POST /api/tabs/{TAB_ID}/reset), latency
+//   included.
+// - The class (`data-class-stat`): the server's counters for every client —
+//   every tab, every student, every curl (GET /api/stats). They only ever
+//   grow, like the Prometheus counters they are, so "Reset counters" keeps
+//   their current values as a baseline here and shows what came after. The
+//   class's latency is of the last 60 s (the server's `recent` window), so
+//   a bad minute long ago does not stay in its p99.
+// - This browser (`data-browser-stat`): receive time − published_at_us,
+//   clock offset corrected, over this tab's recent deliveries.
+//
+// Messages that arrive as a catch-up — after a pause or a reconnect — were
+// late because the lane was away, not because of the technique: the server
+// keeps them out of the tab's and the class's percentiles, the lane marks
+// them (lane.js `backlog`), and the "caught up" row shows them apart.
 //
 // Bytes per message is the chapters' one definition: every byte of the
 // technique in both directions, headers and framing included, divided by
 // the messages it delivered: (bytes_in + bytes_out) / messages_delivered.
+// Requests per minute are measured over the last 15 s, so they follow a
+// changed setting within seconds.
 //
-// Server figures come from GET /api/stats once a second (that route is not
-// counted as any technique's traffic, so watching does not move them). They
-// count every client of the server — every tab, every student — and only
-// ever grow, like the Prometheus counters they are. "Reset counters"
-// therefore keeps the current values as a baseline here and shows what came
-// after; the server's latency percentiles cover its whole run and cannot be
-// reset from here. The browser's own p50/p99 are over this tab's recent
-// deliveries (receive time − published_at_us, clock offset corrected).
+// Neither route is counted as any technique's traffic, so watching the
+// figures does not move them.
 
-import { requestJson } from "./http.js";
+import { HttpError, requestJson } from "./http.js";
 import { percentile } from "./charts.js";
+import { TAB_ID } from "./tab.js";
 
 const REFRESH_MS = 1000;
 // Requests per minute are measured over this window of snapshots.
-const RATE_WINDOW_MS = 60000;
+export const RATE_WINDOW_MS = 15000;
 // Figures this late mean the browser cannot reach the server: say so.
 const STALL_MS = 5000;
 
+const TAB_URL = `/api/tabs/${TAB_ID}`;
 const COUNTERS = ["requests", "empty_responses", "messages_delivered", "messages_missed", "bytes_in", "bytes_out"];
 
 export class Figures {
   constructor(lanes, stalledNotice) {
     this.lanes = lanes;
     this.stalledNotice = stalledNotice;
+    // {at, stats, tab} snapshots of the last RATE_WINDOW_MS.
     this.history = [];
+    // The class's counters when "Reset counters" was pressed.
     this.baseline = null;
+    // The newest /api/stats, and this tab's newest figures (null until the
+    // server knows the tab).
     this.latest = null;
+    this.tab = null;
     this.onRefresh = () => {};
   }
 
@@ -46,11 +67,14 @@ export class Figures {
   async refresh() {
     const stalled = setTimeout(() => this.stalled(), STALL_MS);
     try {
+      // One after the other: one connection of the browser's six, not two.
       const stats = await requestJson("/api/stats");
+      const tab = await tabFigures();
       if (this.latest && wentBack(this.latest, stats)) this.restarted();
       this.latest = stats;
+      this.tab = tab;
       const now = performance.now();
-      this.history.push({ at: now, stats });
+      this.history.push({ at: now, stats, tab });
       while (this.history.length > 2 && this.history[0].at < now - RATE_WINDOW_MS) this.history.shift();
       this.stalledNotice.hidden = true;
       this.render();
@@ -75,15 +99,42 @@ export class Figures {
     this.history = [];
   }
 
-  // From now on, count from the current values.
-  reset() {
+  // From now on, count from zero: this tab's figures on the server, the
+  // class's from a baseline, this browser's samples afresh.
+  async reset() {
     this.baseline = this.latest;
-    this.history = this.latest ? [{ at: performance.now(), stats: this.latest }] : [];
+    this.history = [];
+    this.tab = null;
     Object.values(this.lanes).forEach((lane) => lane.clearSamples());
     this.render();
+    try {
+      await requestJson(`${TAB_URL}/reset`, { method: "POST" });
+    } catch (error) {
+      // A tab the server does not know yet has nothing to reset; anything
+      // else is said where the figures' troubles are.
+      if (!(error instanceof HttpError && error.status === 404)) {
+        this.stalledNotice.textContent = `This tab's figures could not be reset: ${error.message}`;
+        this.stalledNotice.hidden = false;
+        return;
+      }
+    }
+    await this.refresh();
   }
 
-  // The counters of technique `name` since the baseline.
+  // This tab's figures of technique `name` (zeros until the server knows
+  // the tab), with `bytes` = in + out.
+  own(name) {
+    const t = this.tab?.techniques[name];
+    const c = {};
+    for (const counter of COUNTERS) c[counter] = t ? t[counter] : 0;
+    c.bytes = c.bytes_in + c.bytes_out;
+    c.latency = t?.latency_ms ?? { count: 0 };
+    c.backlog = t?.backlog ?? { messages_delivered: 0, latency_ms: { count: 0 } };
+    return c;
+  }
+
+  // The class's counters of technique `name` since the baseline, its open
+  // connections, and its latency over the recent window.
   counted(name) {
     const now = this.latest?.techniques[name];
     if (!now) return null;
@@ -91,25 +142,31 @@ export class Figures {
     const since = {};
     for (const counter of COUNTERS) since[counter] = now[counter] - (base ? base[counter] : 0);
     since.bytes = since.bytes_in + since.bytes_out;
-    since.latency = now.latency_ms;
+    since.open = now.connections_open;
+    since.latency = now.recent?.latency_ms ?? now.latency_ms;
+    since.windowS = now.recent?.window_s ?? null;
     since.backlog = now.backlog;
     return since;
   }
 
-  // Bytes on the wire per delivered message since the baseline, or null.
+  // The class's bytes on the wire per delivered message since the
+  // baseline, or null.
   bytesPerMessage(name) {
     const c = this.counted(name);
-    return c && c.messages_delivered > 0 ? c.bytes / c.messages_delivered : null;
+    return perMessage(c);
   }
 
-  requestsPerMinute(name) {
+  // Requests per minute over the last RATE_WINDOW_MS: this tab's, or the
+  // class's with `ofClass`.
+  requestsPerMinute(name, ofClass = false) {
     if (this.history.length < 2) return null;
     const first = this.history[0];
     const last = this.history[this.history.length - 1];
     const minutes = (last.at - first.at) / 60000;
     if (minutes < 5 / 60) return null;
-    const requests = last.stats.techniques[name].requests - first.stats.techniques[name].requests;
-    return requests / minutes;
+    const requests = (snapshot) =>
+      ofClass ? snapshot.stats.techniques[name].requests : (snapshot.tab?.techniques[name].requests ?? 0);
+    return Math.max(0, requests(last) - requests(first)) / minutes;
   }
 
   render() {
@@ -117,41 +174,74 @@ export class Figures {
   }
 
   renderLane(lane) {
-    const c = this.counted(lane.name);
     const set = (selector, text) => {
-      lane.root.querySelector(selector).textContent = text;
+      const element = lane.root.querySelector(selector);
+      if (element) element.textContent = text;
     };
+    const own = this.own(lane.name);
+    set('[data-stat="requests"]', String(own.requests));
+    set('[data-stat="empty"]', String(own.empty_responses));
+    set('[data-stat="messages"]', String(own.messages_delivered));
+    set('[data-stat="bytes"]', String(own.bytes));
+    set('[data-figure="missed"]', String(own.messages_missed));
+    set('[data-figure="empty-percent"]', own.requests > 0 ? String(Math.round((100 * own.empty_responses) / own.requests)) : "–");
+    set('[data-figure="bytes-per-message"]', formatNumber(perMessage(own), 0));
+    set('[data-figure="per-minute"]', formatNumber(this.requestsPerMinute(lane.name), 0));
+    set('[data-stat="p50"]', own.latency.count > 0 ? formatMs(own.latency.p50) : "–");
+    set('[data-stat="p99"]', own.latency.count > 0 ? formatMs(own.latency.p99) : "–");
+
+    const c = this.counted(lane.name);
     if (c) {
-      set('[data-stat="requests"]', String(c.requests));
-      set('[data-stat="empty"]', String(c.empty_responses));
-      set('[data-stat="messages"]', String(c.messages_delivered));
-      set('[data-stat="bytes"]', String(c.bytes));
-      set('[data-figure="missed"]', String(c.messages_missed));
-      set('[data-figure="empty-percent"]', c.requests > 0 ? String(Math.round((100 * c.empty_responses) / c.requests)) : "–");
-      set('[data-figure="bytes-per-message"]', formatNumber(this.bytesPerMessage(lane.name), 0));
-      set('[data-figure="per-minute"]', formatNumber(this.requestsPerMinute(lane.name), 0));
-      const measured = c.latency.count > 0;
-      set('[data-stat="p50"]', measured ? formatMs(c.latency.p50) : "–");
-      set('[data-stat="p99"]', measured ? formatMs(c.latency.p99) : "–");
-      const latencyRow = lane.root.querySelector('[data-stat="p50"]')?.closest("tr")?.querySelector("th");
-      if (latencyRow) noteBacklog(latencyRow, c.backlog);
+      set('[data-class-stat="requests"]', String(c.requests));
+      set('[data-class-stat="empty"]', String(c.empty_responses));
+      set('[data-class-stat="messages"]', String(c.messages_delivered));
+      set('[data-class-stat="bytes"]', String(c.bytes));
+      set('[data-class-stat="open"]', String(c.open));
+      set('[data-class-figure="bytes-per-message"]', formatNumber(perMessage(c), 0));
+      set('[data-class-figure="per-minute"]', formatNumber(this.requestsPerMinute(lane.name, true), 0));
+      set('[data-class-stat="p50"]', c.latency.count > 0 ? formatMs(c.latency.p50) : "–");
+      set('[data-class-stat="p99"]', c.latency.count > 0 ? formatMs(c.latency.p99) : "–");
     }
-    const mine = lane.samples.map((s) => s.ms);
-    set('[data-browser-stat="p50"]', formatMs(percentile(mine, 50)));
-    set('[data-browser-stat="p99"]', formatMs(percentile(mine, 99)));
+
+    const live = lane.samples.filter((s) => !s.backlog).map((s) => s.ms);
+    set('[data-browser-stat="p50"]', formatMs(percentile(live, 50)));
+    set('[data-browser-stat="p99"]', formatMs(percentile(live, 99)));
+    this.renderBacklog(lane, own.backlog, c?.backlog);
+  }
+
+  // The "caught up" row: this browser's catch-up deliveries since the
+  // reset and their delay, apart from the live rows above; its title says
+  // what the server counted of them for this tab and for the class.
+  renderBacklog(lane, tabBacklog, classBacklog) {
+    const late = lane.samples.filter((s) => s.backlog).map((s) => s.ms);
+    const row = lane.root.querySelector("tr.backlog");
+    if (!row) return;
+    row.querySelector('[data-figure="backlog"]').textContent = String(late.length);
+    row.querySelector('[data-browser-backlog="p50"]').textContent = formatMs(percentile(late, 50));
+    row.querySelector('[data-browser-backlog="p99"]').textContent = formatMs(percentile(late, 99));
+    row.classList.toggle("none", late.length === 0);
+    const server = (b) => (b?.messages_delivered ? `${b.messages_delivered} (p50 ${formatMs(b.latency_ms.p50)} ms)` : "none");
+    row.querySelector("th").title =
+      "Messages that arrived as a catch-up after this lane was paused or reconnected: late because the lane " +
+      "was away, so kept out of the p50/p99 above. This browser: these rows. At the server, this tab: " +
+      `${server(tabBacklog)}; the class since the server started: ${server(classBacklog)}.`;
   }
 }
 
-// The class's percentiles are of live deliveries only: messages that
-// clients came back for (after a pause or a reconnect, or with since=0) are
-// counted apart by the server, so that one resume does not move everyone's
-// p99. The row's title says how many, and how late they were.
-function noteBacklog(rowHeader, backlog) {
-  rowHeader.dataset.note ??= rowHeader.title;
-  const apart = backlog?.messages_delivered
-    ? `; kept apart: ${backlog.messages_delivered} resumed (backlog) deliveries, p50 ${formatMs(backlog.latency_ms.p50)} ms`
-    : "";
-  rowHeader.title = `${rowHeader.dataset.note}; live deliveries only${apart}`;
+// This tab's figures, or null while the server does not know the tab (a
+// new page before its lanes' first request, or after a restart).
+async function tabFigures() {
+  try {
+    return await requestJson(TAB_URL);
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+// (in + out) ÷ messages, or null before the first message.
+function perMessage(c) {
+  return c && c.messages_delivered > 0 ? c.bytes / c.messages_delivered : null;
 }
 
 // Counters only grow while a server runs; smaller ones mean a new run.

@@ -22,6 +22,11 @@ const KEPT_ITEMS = 12;
 const PINNED_MS = 60000;
 // Latency samples kept for the browser's p50/p99 and the charts.
 const KEPT_SAMPLES = 1000;
+// A message published before the lane came back (a resume, a reconnect)
+// by more than this is a catch-up, sampled apart (`backlog`): its delay
+// measures the pause, not the technique. The slack covers the clock
+// offset's error.
+const CATCH_UP_SLACK_MS = 100;
 // Where recent messages were drawn in the dialogue, so one found to be
 // ours a moment later (its publish's answer came after it) can be marked.
 const REMEMBERED_POSITIONS = 100;
@@ -36,8 +41,11 @@ export class Lane {
     this.list = this.root.querySelector(".messages");
     this.connection = this.root.querySelector("[data-connection]");
     this.pauseButton = this.root.querySelector('[data-action="pause"]');
-    // {at: performance.now() ms, ms: latency, id, mine} of recent deliveries.
+    // {at: performance.now() ms, ms: latency, id, mine, backlog} of recent
+    // deliveries; `backlog` marks a catch-up after the lane was away.
     this.samples = [];
+    // When the lane last came back (page ms): resumed, reopened, retried.
+    this.backAt = 0;
     this.paused = false;
     this.controller = new AbortController();
     this.resumed = Promise.resolve();
@@ -76,6 +84,7 @@ export class Lane {
 
   // The stream is open: 200 for SSE, 101 for WebSocket.
   opened(request, label) {
+    this.backAt = performance.now();
     this.timeline.open(request, label);
     this.status("open");
   }
@@ -124,6 +133,7 @@ export class Lane {
     this.timeline.mark(`${why}backoff: retry in ${seconds} s`, "reconnect");
     this.status(`retrying in ${seconds} s`);
     await this.wait(delay);
+    this.backAt = performance.now();
   }
 
   // SSE only: the browser itself reconnects after the server's `retry:`
@@ -216,6 +226,7 @@ export class Lane {
   resume() {
     if (!this.paused) return;
     this.paused = false;
+    this.backAt = performance.now();
     this.controller = new AbortController();
     this.resumed = Promise.resolve();
     this.endPause();
@@ -239,7 +250,9 @@ export class Lane {
     this.delivered += 1;
     const ms = this.clock.latencyMs(message.published_at_us);
     const mine = delivered(this.name, message, ms);
-    this.samples.push({ at: performance.now(), ms, id: message.id, mine });
+    const at = performance.now();
+    const backlog = at - ms < this.backAt - CATCH_UP_SLACK_MS;
+    this.samples.push({ at, ms, id: message.id, mine, backlog });
     if (this.samples.length > KEPT_SAMPLES) this.samples.shift();
     this.drawnAt.set(message.id, { y, ms });
     if (this.drawnAt.size > REMEMBERED_POSITIONS) this.drawnAt.delete(this.drawnAt.keys().next().value);

@@ -30,9 +30,19 @@ pub const LATENCY_SAMPLES: usize = 256;
 pub const BACKLOG_SAMPLES: usize = 64;
 
 /// A tab's figures, per technique.
-#[derive(Default)]
 pub struct TabCounters {
     techniques: [TechniqueCounters; 4],
+}
+
+impl Default for TabCounters {
+    fn default() -> Self {
+        TabCounters {
+            techniques: Technique::ALL.map(|technique| TechniqueCounters {
+                live_window: technique.live_window(),
+                ..TechniqueCounters::default()
+            }),
+        }
+    }
 }
 
 /// One technique's figures for one tab.
@@ -49,6 +59,9 @@ pub struct TechniqueCounters {
     pub connections_open: AtomicU64,
     /// Deliveries' latency in µs, newest last.
     latency_us: Mutex<Samples>,
+    /// Older than this when its request began, a message is a backlog
+    /// delivery ([`Technique::live_window`], as for the class).
+    live_window: std::time::Duration,
 }
 
 /// The latest latencies, live and backlog apart, in µs.
@@ -183,7 +196,7 @@ impl TechniqueCounters {
             return;
         }
         let now = now_us();
-        let live_after = live_after(messages, now);
+        let live_after = live_after(messages, now, self.live_window);
         let mut backlog = 0;
         // One lock for the batch, as for the class's histogram.
         let mut samples = self.samples();
