@@ -66,9 +66,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Some(Command::Serve(args)) => serve(args),
-        Some(Command::Load(args)) => pushlab::load::main(args)
-            .map(|_| ())
-            .map_err(|e| std::io::Error::other(e.to_string())),
+        Some(Command::Load(args)) => {
+            pushlab::load::main(args).map_err(|e| std::io::Error::other(e.to_string()))
+        }
         None => serve(cli.serve),
     };
     match outcome {

@@ -8,7 +8,8 @@ use plotters::prelude::*;
 
 use super::report::{Report, in_order};
 
-fn colour(technique: &str) -> RGBColor {
+/// The technique's colour: the page's Okabe–Ito palette.
+pub fn colour(technique: &str) -> RGBColor {
     match technique {
         "poll" => RGBColor(0xE6, 0x9F, 0x00),
         "longpoll" => RGBColor(0x56, 0xB4, 0xE9),

@@ -15,6 +15,7 @@
 pub mod arrivals;
 pub mod chart;
 mod clients;
+pub mod crossover;
 mod http;
 mod net;
 mod publisher;
@@ -61,6 +62,13 @@ pub struct LoadArgs {
     /// 0 measures idle clients.
     #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
     pub rate: f64,
+    /// Sweep these rates (comma-separated, e.g. 0.1,0.3,1,3,10,30,100)
+    /// instead of the one `--rate`: every technique at each rate, each run
+    /// `--duration` or long enough for a few messages. The outputs then
+    /// hold the crossover: per rate and technique, bytes, server CPU and
+    /// requests per delivered message, latency p50/p99 (one SVG per measure).
+    #[arg(long, value_delimiter = ',', value_parser = parse_rate, conflicts_with = "rate")]
+    pub rates: Vec<f64>,
     /// When the messages go out: `poisson`, at random moments like real
     /// traffic (polls then find some intervals empty and others with several
     /// messages), or `fixed`, one every 1/rate seconds exactly.
@@ -190,30 +198,41 @@ impl Run {
 
 pub type Error = Box<dyn std::error::Error>;
 
-/// Runs the whole load test and writes the outputs.
-pub fn main(args: LoadArgs) -> Result<Report, Error> {
+/// Runs the whole load test (or the crossover sweep, with `--rates`) and
+/// writes the outputs.
+pub fn main(args: LoadArgs) -> Result<(), Error> {
     raise_open_files_limit(args.clients)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let local = tokio::task::LocalSet::new();
+    if !args.rates.is_empty() {
+        let crossover = local.block_on(&runtime, crossover::sweep(args.clone()))?;
+        print!("{}", crossover::markdown(&crossover, None));
+        return crossover::write(&crossover, &args);
+    }
     let report = local.block_on(&runtime, run_all(args.clone()))?;
-    print!("{}", report::table(&report));
+    write_outputs(&report, &args)
+}
+
+/// Prints one run's tables and writes the files `args` asks for.
+fn write_outputs(report: &Report, args: &LoadArgs) -> Result<(), Error> {
+    print!("{}", report::table(report));
     println!();
-    print!("{}", report::overhead_table(&report));
+    print!("{}", report::overhead_table(report));
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        std::fs::write(path, serde_json::to_string_pretty(report)?)?;
     }
     if let Some(path) = &args.csv {
-        report::write_csv(&report, path)?;
+        report::write_csv(report, path)?;
     }
     if let Some(path) = &args.svg {
-        chart::draw(&report, path)?;
+        chart::draw(report, path)?;
     }
     if let Some(path) = &args.markdown {
-        std::fs::write(path, report::markdown(&report))?;
+        std::fs::write(path, report::markdown(report))?;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Runs the techniques in turn, in the current `LocalSet`.
@@ -290,6 +309,8 @@ struct Published {
     refused: u64,
     /// Publishing alone.
     seconds: f64,
+    /// Requests (or connections) made per second while publishing.
+    requests_per_s: f64,
     /// Publishing and draining: when the tool was busiest.
     busy_seconds: f64,
     started_us: u64,
@@ -376,6 +397,7 @@ async fn publish_and_drain(technique: Choice, run: &Run) -> Published {
     progress.set_prefix(technique.name());
     let started = Instant::now();
     let started_us = run.recorder.borrow().now_us();
+    let requests_before = run.recorder.borrow().requests;
     let outcome = publisher::publish(
         run.publish_server(),
         &run.recorder,
@@ -388,6 +410,7 @@ async fn publish_and_drain(technique: Choice, run: &Run) -> Published {
     )
     .await;
     let seconds = started.elapsed().as_secs_f64();
+    let requests = run.recorder.borrow().requests - requests_before;
     if let Some(refusal) = &outcome.first_refusal {
         eprintln!(
             "{}: the server refused {} of the tool's publishes (first: {refusal}); \
@@ -405,6 +428,7 @@ async fn publish_and_drain(technique: Choice, run: &Run) -> Published {
         ids,
         refused: outcome.refused,
         seconds,
+        requests_per_s: requests as f64 / seconds.max(1e-9),
         busy_seconds: started.elapsed().as_secs_f64(),
         started_us,
     }
@@ -496,6 +520,7 @@ fn report_of(
         server_kb_per_client: idle.server.rss_kb.saturating_sub(before.server.rss_kb) as f64
             / clients.max(1) as f64,
         requests_per_message: per_message(recorder.requests as f64),
+        requests_per_s: published.requests_per_s,
         tool_bound: !published.ids.is_empty()
             && tool_used_its_core(tool_core_busy, tool_busy_cpu_s, published.busy_seconds),
         tool_core_busy,

@@ -67,6 +67,9 @@ pub struct TechniqueReport {
     pub server_kb_per_client: f64,
     /// Requests per delivered message, counting empty answers.
     pub requests_per_message: f64,
+    /// Requests (for SSE and WebSocket: connections) made per second while
+    /// the tool published.
+    pub requests_per_s: f64,
     /// Set when the tool, not the server, used up its core.
     pub tool_bound: bool,
     /// How busy the tool's cores were while publishing and draining (0–1),
