@@ -223,7 +223,8 @@ export class Figures {
     const server = (b) => (b?.messages_delivered ? `${b.messages_delivered} (p50 ${formatMs(b.latency_ms.p50)} ms)` : "none");
     row.querySelector("th").title =
       "Messages that arrived as a catch-up after this lane was paused or reconnected: late because the lane " +
-      "was away, so kept out of the p50/p99 above. This browser: these rows. At the server, this tab: " +
+      "was away, so kept out of this browser's p50/p99 above; their own are in this row. The server keeps " +
+      "apart what waited longer than its window (a short poll 10 s, the others 1 s). At the server, this tab: " +
       `${server(tabBacklog)}; the class since the server started: ${server(classBacklog)}.`;
   }
 }
