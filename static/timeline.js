@@ -19,8 +19,17 @@
 // single transform on the group that holds them, so an animation frame
 // costs one attribute write per lane. Sizes are in ems of the lane's text,
 // so the drawing grows with the page on a large screen.
+//
+// Every exchange — a request and its answer, or a stream from its opening
+// on — has a key ("poll-12"), carried by each of its arrows, its band and
+// its ticks as `data-exchange`, and the times it was sent and answered
+// (`exchange(key)`): the wire view (wire.js) finds the server's bytes for
+// it by those times. Each arrow has a wide invisible twin to click on. A
+// request waiting in the browser's queue (queue.js), not sent yet, is
+// drawn as waiting (`.queued`).
 
 import { fit, fontSize, svg } from "./charts.js";
+import { waiting } from "./queue.js";
 
 // Time runs down this many ems a second: the scale stays when the lane
 // grows or shrinks (a taller dialogue shows a longer past), so nothing
@@ -41,6 +50,11 @@ const SERVER_INSET_EM = 2.2;
 // One line of a note, and the space kept between two notes (ems).
 const LINE_EM = 1.2;
 const NOTE_GAP_EM = 0.15;
+// Exchanges whose times are remembered for the wire view: the ones in
+// view, and some.
+const REMEMBERED_EXCHANGES = 200;
+// How often the newest request is checked for waiting in the queue.
+const QUEUE_CHECK_MS = 250;
 
 export class Timeline {
   constructor(element, name) {
@@ -50,6 +64,12 @@ export class Timeline {
     // Notes in the margin, oldest first: {node, top, bottom, lasting}.
     this.notes = [];
     this.band = null;
+    // key → {key, technique, sentAt, answeredAt, endedAt, stream} (ms,
+    // performance.now()), oldest first.
+    this.exchanges = new Map();
+    this.asked = 0;
+    this.lastAsk = null;
+    this.queueCheckedAt = 0;
     this.layout();
     // The lane's height follows the screen's and the rows above it.
     new ResizeObserver(() => this.layout()).observe(element);
@@ -94,7 +114,7 @@ export class Timeline {
     svg(this.element, "text", { class: "who", x: this.browserX, y: baseline, "text-anchor": "middle" }, "browser");
     svg(this.element, "text", { class: "who", x: this.serverX, y: baseline, "text-anchor": "middle" }, "server");
     this.resized(height);
-    if (this.band) this.startBand(this.y(this.now() - this.windowS - 1));
+    if (this.band) this.startBand(this.y(this.now() - this.windowS - 1), this.band.key);
   }
 
   resized(height) {
@@ -138,17 +158,40 @@ export class Timeline {
     return node;
   }
 
-  arrow(kind, x1, y1, x2, y2) {
-    return this.keep(
-      svg(this.scroll, "line", {
-        class: `arrow ${kind}`,
-        x1,
-        y1: y1.toFixed(1),
-        x2,
-        y2: y2.toFixed(1),
-        "marker-end": `url(#${this.headId(kind)})`,
-      }),
+  // An arrow of exchange `key`, and its wide invisible twin to click on.
+  arrow(kind, x1, y1, x2, y2, key) {
+    const ends = { x1, y1: y1.toFixed(1), x2, y2: y2.toFixed(1) };
+    const line = this.keep(
+      svg(this.scroll, "line", { class: `arrow ${kind}`, ...ends, "marker-end": `url(#${this.headId(kind)})` }),
     );
+    if (key) {
+      line.dataset.exchange = key;
+      // A path, not a line: it is no line to be seen (nor for a label to avoid).
+      const d = `M${x1},${ends.y1} L${x2},${ends.y2}`;
+      this.keep(svg(this.scroll, "path", { class: "hit", d, "data-exchange": key }));
+    }
+    return line;
+  }
+
+  // ---- exchanges, for the wire view ----
+
+  // A new exchange starts now: its key and record.
+  begin(stream = false) {
+    this.asked += 1;
+    const record = { key: `${this.name}-${this.asked}`, technique: this.name, sentAt: performance.now(), answeredAt: null, endedAt: null, stream };
+    this.exchanges.set(record.key, record);
+    if (this.exchanges.size > REMEMBERED_EXCHANGES) this.exchanges.delete(this.exchanges.keys().next().value);
+    return record;
+  }
+
+  // What is known of exchange `key`'s times, or undefined.
+  exchange(key) {
+    return this.exchanges.get(key);
+  }
+
+  // The newest exchange drawn, for a keyboard user's Enter.
+  newestExchange() {
+    return [...this.exchanges.values()].at(-1);
   }
 
   // ---- notes in the margin ----
@@ -238,13 +281,17 @@ export class Timeline {
   // A request leaves the browser; returns what the answer needs to know.
   request() {
     const t = this.now();
-    const line = this.arrow("ask", this.browserX, this.y(t), this.serverX, this.y(t) + this.slant);
-    return { t, line };
+    const exchange = this.begin();
+    const line = this.arrow("ask", this.browserX, this.y(t), this.serverX, this.y(t) + this.slant, exchange.key);
+    const request = { t, line, exchange };
+    this.lastAsk = request;
+    return request;
   }
 
   // The answer to `request` arrives now, carrying `count` messages.
   // Returns where it reached the browser.
   answer(request, count) {
+    if (request.exchange) request.exchange.count = count;
     const end = this.back(request, count > 0 ? "news" : "empty");
     if (count > 0) this.note("news", end, count === 1 ? "1 message" : `${count} messages`);
     return end;
@@ -255,38 +302,44 @@ export class Timeline {
   back(request, kind) {
     const arrived = this.y(request.t) + this.slant;
     const start = Math.max(this.y(this.now()) - this.slant, arrived);
+    const key = request.exchange?.key;
+    if (request.exchange) request.exchange.answeredAt ??= performance.now();
+    request.line?.classList.remove("queued");
     if (start - arrived >= this.heldMin) {
-      this.keep(svg(this.scroll, "line", { class: "held", x1: this.serverX, x2: this.serverX, y1: arrived.toFixed(1), y2: start.toFixed(1) }));
+      const held = this.keep(svg(this.scroll, "line", { class: "held", x1: this.serverX, x2: this.serverX, y1: arrived.toFixed(1), y2: start.toFixed(1) }));
+      if (key) held.dataset.exchange = key;
     }
-    this.arrow(kind, this.serverX, start, this.browserX, start + this.slant);
+    this.arrow(kind, this.serverX, start, this.browserX, start + this.slant, key);
     return start + this.slant;
   }
 
   // The stream is open: its first answer comes back, and the band begins.
   open(request, text) {
+    if (request.exchange) request.exchange.stream = true;
     const end = this.back(request, "empty");
     this.note("status", end, text);
     this.band = {};
-    this.startBand(end);
+    this.startBand(end, request.exchange?.key);
   }
 
-  startBand(y) {
+  startBand(y, key) {
     const width = Math.max(0, this.serverX - this.browserX);
     const rect = svg(this.scroll, "rect", { class: "band", x: this.browserX, y: y.toFixed(1), width, height: 0 });
-    this.band = { rect, y };
+    if (key) rect.dataset.exchange = key;
+    this.band = { rect, y, key };
   }
 
   // A message on the open stream; returns where it reached the browser.
   tick() {
     const y = this.y(this.now());
-    this.arrow("news", this.serverX, y, this.browserX, y + this.slant / 2);
+    this.arrow("news", this.serverX, y, this.browserX, y + this.slant / 2, this.band?.key);
     return y + this.slant / 2;
   }
 
   // A frame the browser sends up the open stream (WebSocket publishing).
   up(text) {
     const y = this.y(this.now());
-    this.arrow("ask", this.browserX, y, this.serverX, y + this.slant / 2);
+    this.arrow("ask", this.browserX, y, this.serverX, y + this.slant / 2, this.band?.key);
     this.note("status", y, text, true);
   }
 
@@ -294,7 +347,7 @@ export class Timeline {
   reply(text, failed) {
     const y = this.y(this.now());
     const kind = failed ? "failed" : "empty";
-    this.arrow(kind, this.serverX, y, this.browserX, y + this.slant / 2);
+    this.arrow(kind, this.serverX, y, this.browserX, y + this.slant / 2, this.band?.key);
     this.note(kind === "failed" ? "failed" : "status", y + this.slant / 2, text, true);
   }
 
@@ -308,6 +361,7 @@ export class Timeline {
   // The stream ended: "paused" by us, "error" (marked here), or "broken"
   // (an error the lane marks itself, saying what happens next).
   close(request, why) {
+    if (request?.exchange) request.exchange.endedAt ??= performance.now();
     if (this.band) {
       this.band.rect.setAttribute("height", Math.max(0, this.y(this.now()) - this.band.y).toFixed(1));
       this.keep(this.band.rect);
@@ -328,6 +382,7 @@ export class Timeline {
 
   // `request` was abandoned by us (the lane was paused).
   cancel(request) {
+    request.line.classList.remove("queued");
     request.line.classList.add("cancelled");
   }
 
@@ -349,5 +404,17 @@ export class Timeline {
     if (this.band) this.band.rect.setAttribute("height", Math.max(0, this.y(now) - this.band.y).toFixed(1));
     const forgotten = now - this.windowS - 2;
     while (this.items.length > 0 && this.items[0].t < forgotten) this.items.shift().node.remove();
+    this.showQueued();
+  }
+
+  // The newest request, while the browser holds it in its queue (no
+  // connection free: it has not left yet), is drawn as waiting.
+  showQueued() {
+    const at = performance.now();
+    if (at - this.queueCheckedAt < QUEUE_CHECK_MS || !this.lastAsk) return;
+    this.queueCheckedAt = at;
+    const ask = this.lastAsk;
+    const queued = ask.exchange.answeredAt === null && !ask.line.classList.contains("cancelled") && Boolean(waiting(this.name));
+    ask.line.classList.toggle("queued", queued);
   }
 }

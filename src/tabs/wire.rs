@@ -27,7 +27,8 @@
 //! recorded until the view opens.
 //!
 //! Memory is bounded three ways: the last [`KEPT_EXCHANGES`] exchanges per
-//! tab; in each, at most [`SIDE_CAP`] bytes of body per direction (older
+//! tab (a stream still open stays among them while finished exchanges give
+//! way); in each, at most [`SIDE_CAP`] bytes of body per direction (older
 //! chunks and frames give way to newer ones, a longer one is cut and marked);
 //! and [`ALL_TABS_CAP`] bytes of bodies recorded across all tabs.
 
@@ -178,9 +179,16 @@ impl WireLog {
 }
 
 impl Log {
+    /// Lists a new exchange; the oldest finished one gives way, so that a
+    /// stream still open (the page's SSE stream, its WebSocket) stays
+    /// listed however many polls came after it.
     fn list(&mut self, exchange: Arc<Exchange>) {
         if self.recent.len() == KEPT_EXCHANGES {
-            self.recent.pop_front();
+            let finished = self
+                .recent
+                .iter()
+                .position(|old| old.record().ended_at_us.is_some());
+            self.recent.remove(finished.unwrap_or(0));
         }
         self.recent.push_back(exchange);
     }

@@ -313,6 +313,23 @@ async fn the_log_keeps_the_last_20_exchanges() {
     );
 }
 
+/// An open stream stays in the log however many polls come after it.
+#[tokio::test]
+async fn an_open_stream_stays_listed_while_polls_come_and_go() {
+    let app = spawn_app(test_config());
+    open_view(&app, TAB).await;
+    let mut socket = ws_connect(&app, &format!("/ws?tab={TAB}")).await;
+    ws_next_json(&mut socket).await; // hello: the handshake is done
+    for _ in 0..25 {
+        app.get_json(&format!("/api/poll?tab={TAB}")).await;
+    }
+    let log = wire_log(&app, TAB).await;
+    let kept = exchanges(&log);
+    assert_eq!(kept.len(), 20);
+    assert_eq!(kept[0]["technique"], "ws");
+    assert_eq!(kept.iter().filter(|e| e["technique"] == "poll").count(), 19);
+}
+
 /// Another tab's id sees nothing of this tab's exchanges; an unknown id is
 /// a 404 and a malformed one a 400, both JSON.
 #[tokio::test]
