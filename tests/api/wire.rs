@@ -262,6 +262,82 @@ async fn a_socket_open_before_the_view_shows_its_handshake_and_later_frames() {
     assert!(exchange["recorded_since_us"].is_u64());
 }
 
+/// An SSE stream's head as sent and answered, then each event as the
+/// encoder wrote it: in chunked framing, `{size}\r\n…\r\n`.
+#[tokio::test]
+async fn an_sse_streams_chunks_are_logged_with_their_framing() {
+    let app = spawn_app(test_config());
+    open_view(&app, TAB).await;
+    let mut raw = Raw::connect(&app).await;
+    let request = format!(
+        "GET /api/sse?since=0&tab={TAB} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    raw.send(request.as_bytes()).await;
+    let head = raw.read_head().await;
+    app.publish("test", "over SSE").await;
+    // Read until the message's chunk has come whole.
+    let mut body = Vec::new();
+    within("the message's chunk", async {
+        while !(String::from_utf8_lossy(&body).contains("over SSE") && body.ends_with(b"\r\n")) {
+            let mut chunk = [0u8; 4096];
+            let n = raw.stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the stream closed");
+            body.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+
+    let log = log_when(&app, TAB, |log| {
+        exchanges(log)
+            .iter()
+            .any(|e| e["technique"] == "sse" && body_of(e).len() >= body.len())
+    })
+    .await;
+    let exchange = exchanges(&log)
+        .iter()
+        .find(|e| e["technique"] == "sse")
+        .unwrap();
+    assert_eq!(decode(&exchange["request_head"]), request.as_bytes());
+    assert_eq!(
+        String::from_utf8(decode(&exchange["response_head"])).unwrap(),
+        head
+    );
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert_eq!(
+        String::from_utf8_lossy(&body_of(exchange)[..body.len()]),
+        String::from_utf8_lossy(&body)
+    );
+}
+
+fn body_of(exchange: &Value) -> Vec<u8> {
+    body(exchange, "out")
+}
+
+/// What the log says each exchange carried adds up to what the tab's own
+/// figures counted while it recorded.
+#[tokio::test]
+async fn the_logs_sizes_add_up_to_the_tabs_figures() {
+    let app = spawn_app(test_config());
+    app.publish("test", "counted twice").await;
+    open_view(&app, TAB).await;
+    let (_, before) = app.get_json(&format!("/api/tabs/{TAB}")).await;
+    for since in [0, 1, 0] {
+        app.get_json(&format!("/api/poll?since={since}&tab={TAB}"))
+            .await;
+    }
+    let (_, after) = app.get_json(&format!("/api/tabs/{TAB}")).await;
+    let log = wire_log(&app, TAB).await;
+    for field in ["bytes_in", "bytes_out"] {
+        let counted = after["techniques"]["poll"][field].as_u64().unwrap()
+            - before["techniques"]["poll"][field].as_u64().unwrap();
+        let logged: u64 = exchanges(&log)
+            .iter()
+            .map(|e| e[field].as_u64().unwrap())
+            .sum();
+        assert_eq!(logged, counted, "{field}");
+    }
+}
+
 /// Polls made while the view is closed leave nothing; closing it forgets
 /// what was recorded.
 #[tokio::test]
