@@ -12,7 +12,9 @@
 //    the browser's own frame masked, with a key, the server's not;
 // 4. Esc closes it, and the server stops recording; Enter on a focused
 //    dialogue opens it again (the keyboard's way in); its text is 14 px or
-//    more at 1280×720.
+//    more at 1280×720;
+// 5. a poll waiting in the browser's queue (all six connections held, by
+//    the page's own button) is drawn as waiting until its answer comes.
 //
 //   node tests/browser/wire.test.mjs http://127.0.0.1:PORT/ target/browser/wire.png
 //
@@ -155,6 +157,17 @@ await runInBrowser(async (context) => {
   await panel.waitFor({ state: "visible", timeout: STEP_MS });
   await page.keyboard.press("Escape");
   await panel.waitFor({ state: "hidden", timeout: STEP_MS });
+
+  step("5. a request waiting in the browser's queue is drawn as waiting");
+  await page.locator('[data-action="fill"]').click();
+  const queued = page.locator('[data-lane="poll"] .timeline line.arrow.ask.queued');
+  await queued.waitFor({ state: "attached", timeout: STEP_MS });
+  const waitingKey = await queued.getAttribute("data-exchange");
+  await page.locator('[data-action="release"]').click();
+  await page.locator(`[data-lane="poll"] .timeline line.arrow:not(.ask)[data-exchange="${waitingKey}"]`).waitFor({ state: "attached", timeout: STEP_MS });
+  if ((await page.locator(`[data-lane="poll"] .timeline line.queued[data-exchange="${waitingKey}"]`).count()) !== 0) {
+    throw new Error(`${waitingKey} is still drawn as queued after its answer came`);
+  }
 }, screenshot.replace(/\.png$/, "-failure.png"));
 
 // ---- helpers ----
