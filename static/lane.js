@@ -7,6 +7,13 @@
 // (mine.js) is marked wherever the lane shows it: "you" in the list, where
 // it also stays a while however fast newer ones come, a label by its arrow
 // in the dialogue, a ringed dot in the latency strip.
+//
+// How the lane recovers is drawn too: a break names its cause when this
+// tab caused it (faults.js: "dropped by the server", "offline"), the retry
+// its backoff, and the first answer after it where it resumed ("resumed
+// from #41") or what it missed. A new run of the server (a restart, or
+// the teacher's hub restart) is a note that stays on top of the list a
+// while, so nobody misses it.
 
 import { Timeline } from "./timeline.js";
 import { delivered } from "./mine.js";
@@ -30,6 +37,9 @@ const CATCH_UP_SLACK_MS = 100;
 // Where recent messages were drawn in the dialogue, so one found to be
 // ours a moment later (its publish's answer came after it) can be marked.
 const REMEMBERED_POSITIONS = 100;
+// "Starting over (new run)" stays on top of the list this long: at 4 msg/s
+// the three rows would push it out within a second.
+const LASTING_NOTE_MS = 30000;
 
 export class Lane {
   constructor(name, clock) {
@@ -65,19 +75,29 @@ export class Lane {
     this.unpinTimer = 0;
     // id → {y, ms}: where the dialogue drew it and its delay, recent ones.
     this.drawnAt = new Map();
+    // A fault this tab asked for on this lane (faults.js): {label, until,
+    // once}, the name of the breaks it causes.
+    this.fault = null;
+    // The connection broke since the last answer: the next one says where
+    // the lane resumed.
+    this.away = false;
   }
 
   // ---- what a client reports ----
 
-  // A request goes out (for SSE and WebSocket: the one that opens the stream).
-  asked() {
+  // A request goes out (for SSE and WebSocket: the one that opens the
+  // stream), resuming after message `since` (null: from now on).
+  asked(since = null) {
     this.status("connecting");
-    return this.timeline.request();
+    const request = this.timeline.request();
+    request.since = since;
+    return request;
   }
 
   // A poll's answer came back: {messages, missed, reset, …}.
   answered(request, answer) {
     const y = this.timeline.answer(request, answer.messages.length);
+    this.back(request);
     if (answer.missed > 0 || answer.reset) this.gap(answer);
     answer.messages.forEach((message) => this.deliver(message, y));
   }
@@ -86,7 +106,16 @@ export class Lane {
   opened(request, label) {
     this.backAt = performance.now();
     this.timeline.open(request, label);
+    this.back(request);
     this.status("open");
+  }
+
+  // The first answer after a break: where the lane picked up again.
+  back(request) {
+    if (!this.away) return;
+    this.away = false;
+    const from = request.since === null || request.since === undefined ? "from now on" : `from #${request.since}`;
+    this.timeline.mark(`back: resumed ${from}`, "reconnect");
   }
 
   // One message arrived on the open stream.
@@ -95,16 +124,58 @@ export class Lane {
   }
 
   // The server could not give us everything after our cursor.
+  // A reset is a new run of the server's messages, whether the server
+  // restarted or the teacher restarted its hub: said so, and kept in view.
   gap({ missed, reset }) {
-    const text = reset ? "server restarted: starting over" : `missed ${missed}`;
+    const text = reset ? "server restarted: starting over (new run)" : `missed ${missed}`;
     this.timeline.mark(text, "gap");
-    this.note(text);
+    this.note(text, reset);
   }
 
-  // The stream ended: "paused" by us, or "error" (it broke or was closed).
-  closed(request, why) {
-    this.timeline.close(request, why);
+  // The stream ended: "paused" by us, or "error" (it broke or was closed;
+  // a WebSocket says its close `code`, 1006 when no close frame came).
+  closed(request, why, code) {
+    const cut = why === "error" ? this.cutLabel() : null;
+    if (why === "error") this.away = true;
+    if (cut || code) {
+      const closing = code === 1006 ? "1006 (no close frame)" : code;
+      const text = [cut ?? "connection closed", closing].filter(Boolean).join(" · ");
+      if (this.timeline.band) {
+        this.timeline.close(request, "broken");
+        this.timeline.mark(text, "failed");
+      } else {
+        this.timeline.fail(request, text);
+      }
+    } else {
+      this.timeline.close(request, why);
+    }
     this.status(why === "paused" ? "paused" : "closed");
+  }
+
+  // SSE only: the stream's URL names the run that just ended; it is
+  // reopened at once for the new one (the browser's own reconnects would
+  // send the old run's epoch and start over yet again). The "starting
+  // over" note just drawn says why.
+  reopening(request) {
+    this.timeline.close(request, "broken");
+  }
+
+  // ---- faults this tab asked for (faults.js) ----
+
+  // The server will break this lane's connections: `text` on the
+  // dialogue now, and `label` on each break it causes until `until` (page
+  // ms), or on the next one only (`once`).
+  faulted(text, { label, until, once = false }) {
+    this.timeline.mark(text, "fault");
+    this.fault = label ? { label, until, once } : null;
+  }
+
+  // What caused a break, if this tab asked for it.
+  cutLabel() {
+    const fault = this.fault;
+    if (!fault || performance.now() > fault.until) return null;
+    if (fault.once) this.fault = null;
+    return fault.label;
   }
 
   // A request failed. Unless we aborted it by pausing, or to ask again with
@@ -120,7 +191,8 @@ export class Lane {
       this.reissuing = null;
       return;
     }
-    this.timeline.fail(request, error.status ? String(error.status) : "error");
+    this.away = true;
+    this.timeline.fail(request, this.cutLabel() ?? (error.status ? String(error.status) : "error"));
     await this.retryAfter(backoff);
   }
 
@@ -140,14 +212,17 @@ export class Lane {
   // delay, sending the id it saw last — drawn apart from the lane's backoff.
   browserRetries(request, lastEventId) {
     if (request) this.timeline.close(request, "broken");
+    this.away = true;
     const header = lastEventId ? `Last-Event-ID: ${lastEventId}` : "no Last-Event-ID yet";
-    this.timeline.mark(`browser retries · ${header}`, "browser-retry");
+    const cut = this.cutLabel();
+    this.timeline.mark(`${cut ? `${cut} · ` : ""}browser retries · ${header}`, "browser-retry");
     this.status("browser reconnecting");
   }
 
   // SSE only: the answer to `request` was not a stream, and the browser
   // stopped reconnecting; the client takes over.
   refused(request, text) {
+    this.away = true;
     this.timeline.fail(request, text);
     this.browserGaveUp = true; // said with the retry that follows at once
     this.status("refused");
@@ -313,10 +388,18 @@ export class Lane {
     this.prepend(item);
   }
 
-  note(text) {
+  // A note in the list; a `lasting` one stays on top for a while.
+  note(text, lasting = false) {
     const item = document.createElement("li");
     item.className = "gap";
     item.textContent = text;
+    if (lasting) {
+      item.classList.add("pinned", "lasting");
+      setTimeout(() => {
+        item.classList.remove("pinned", "lasting");
+        this.trim();
+      }, LASTING_NOTE_MS);
+    }
     this.prepend(item);
   }
 
@@ -325,12 +408,12 @@ export class Lane {
     this.trim();
   }
 
-  // The newest few, and your pinned one however old.
+  // The newest few, and your pinned one and lasting notes however old.
   trim() {
     const items = [...this.list.children];
     let excess = items.length - KEPT_ITEMS;
     for (let i = items.length - 1; i >= 0 && excess > 0; i--) {
-      if (items[i] === this.pinned) continue;
+      if (items[i] === this.pinned || items[i].classList.contains("lasting")) continue;
       items[i].remove();
       excess -= 1;
     }

@@ -309,16 +309,24 @@ fn the_wire_view_shows_this_tab_exchanges_byte_for_byte() {
     assert_passed(status);
 }
 
-/// A student breaks their own lanes and watches them recover (`faults.test.mjs`).
+/// A student breaks their own lanes and watches each recover its own way
+/// (backoff, the browser's Last-Event-ID, since=, "missed N"); the teacher
+/// restarts the hub and every lane of the student's page starts over
+/// (`faults.test.mjs`).
 #[test]
 fn a_student_breaks_their_own_lanes_and_watches_them_recover() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     if !browser_ready(root) {
         return;
     }
+    let key = "browser-test-teacher-key";
     let server = Server::start(pushlab::Config {
         rate: RATE,
         workers: Some(2),
+        // Small, so that a lane offline for a few seconds misses some.
+        history: 16,
+        teacher_key: Some(key.into()),
+        open_controls: Some(false),
         ..pushlab::Config::default()
     });
     let status = run_script(
@@ -326,6 +334,7 @@ fn a_student_breaks_their_own_lanes_and_watches_them_recover() {
         "faults.test.mjs",
         &[
             &format!("http://{}/", server.addr),
+            &key,
             &root.join("target/browser/faults.png"),
         ],
     );

@@ -10,11 +10,11 @@
 //!
 //! `POST /api/tabs/{id}/faults` with `{"technique": "sse", "fault": "drop"}`
 //! closes every open connection of that technique of that tab *now*, the
-//! way a network that fails closes it: the server hangs up without an
-//! answer (a long-poll gets no response at all, an SSE stream stops without
-//! its last chunk, a WebSocket closes without a close frame — the browser
-//! reports 1006). A short poll holds nothing between two polls, so for it
-//! "drop" cuts the next poll instead.
+//! way a network that fails closes it: the server hangs up mid-way (a
+//! long-poll's answer breaks off after its headers, an SSE stream stops
+//! without its last chunk, a WebSocket closes without a close frame — the
+//! browser reports 1006). A short poll holds nothing between two polls, so
+//! for it "drop" cuts the next poll instead.
 //!
 //! `{"technique": "ws", "fault": "offline", "seconds": 10}` drops, and for
 //! the next 1–60 seconds cuts every new request of that technique from that

@@ -12,9 +12,12 @@ export async function run(lane, settings) {
   const backoff = new Backoff();
   for (;;) {
     await lane.running();
-    const request = lane.asked();
+    const request = lane.asked(cursor.next);
     try {
       const answer = await requestJson(`/api/poll?${cursor.query()}`, { signal: lane.signal });
+      // A 200 whose body broke off (the connection closed mid-answer)
+      // carries no JSON: a failure like any other.
+      if (!answer) throw new Error("the answer broke off");
       lane.answered(request, answer);
       cursor.moveTo(answer.epoch, answer.next);
       backoff.reset();

@@ -20,6 +20,12 @@
 // A stream the lane opened with `?since=` keeps that URL, and the browser's
 // own reconnects send it again beside `Last-Event-ID`. Should the server
 // resend messages this lane already has, they are skipped and marked.
+//
+// The URL also names the run of the server (`epoch=`). When the stream says
+// a new run began (a gap with `reset`: the server or its hub restarted),
+// the lane reopens at once with the new run's epoch: left open, the stream
+// would go on fine, but the browser's next reconnect would send the old
+// epoch, and the server would start it over a second time.
 
 import { Backoff } from "./backoff.js";
 import { Cursor } from "./cursor.js";
@@ -31,18 +37,20 @@ export async function run(lane) {
     await lane.running();
     const ended = await listen(lane, cursor, backoff);
     if (ended === "gave up") await lane.retryAfter(backoff);
+    // "new run": reopen at once, with the new epoch.
   }
 }
 
 // One EventSource, through every reconnect the browser makes by itself,
-// until the lane is paused ("paused") or the browser gives up ("gave up").
+// until the lane is paused ("paused"), the browser gives up ("gave up"), or
+// the server starts a new run ("new run").
 function listen(lane, cursor, backoff) {
   const signal = lane.signal; // this connection's; a resume makes a new one
   return new Promise((resolve) => {
     const url = `/api/sse?${cursor.query()}`;
     const source = new EventSource(url);
     // The request on the timeline; null while the browser waits to retry.
-    let request = lane.asked();
+    let request = lane.asked(cursor.next);
     let streaming = false;
     let resent = 0;
     // The `id:` of the last event, as EventSource keeps it for its
@@ -61,7 +69,7 @@ function listen(lane, cursor, backoff) {
     signal.addEventListener("abort", paused);
 
     source.addEventListener("open", () => {
-      request ??= lane.asked(); // a browser reconnect: its request just went out
+      request ??= lane.asked(lastEventId || null); // a browser reconnect: its request just went out
       lane.opened(request, streaming ? "200 · resumed" : "200 event-stream");
       streaming = true;
       resent = 0;
@@ -77,6 +85,10 @@ function listen(lane, cursor, backoff) {
       const gap = JSON.parse(event.data);
       cursor.gap(gap);
       lane.gap(gap);
+      if (gap.reset && request) {
+        lane.reopening(request);
+        end("new run");
+      }
     });
     source.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);

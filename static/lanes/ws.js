@@ -9,7 +9,9 @@
 //
 // The browser never reconnects a WebSocket by itself: when the socket
 // closes, this client comes back with backoff, jitter and `?since=<cursor>`,
-// like the other lanes.
+// like the other lanes. The close event's code says how it ended: 1000 and
+// up from a close frame, 1006 when the connection just ended without one
+// (a network that failed, or a server that hung up).
 
 import { Backoff } from "./backoff.js";
 import { Cursor } from "./cursor.js";
@@ -19,14 +21,15 @@ export async function run(lane) {
   const backoff = new Backoff();
   for (;;) {
     await lane.running();
-    const request = lane.asked();
-    const ended = await listen(lane, request, cursor, backoff);
-    lane.closed(request, ended);
-    if (ended === "error") await lane.retryAfter(backoff);
+    const request = lane.asked(cursor.next);
+    const { why, code } = await listen(lane, request, cursor, backoff);
+    lane.closed(request, why, code);
+    if (why === "error") await lane.retryAfter(backoff);
   }
 }
 
-// One socket, until it closes ("error") or the lane is paused ("paused").
+// One socket, until it closes ("error", with its close code) or the lane
+// is paused ("paused").
 function listen(lane, request, cursor, backoff) {
   const signal = lane.signal; // this connection's; a resume makes a new one
   return new Promise((resolve) => {
@@ -34,14 +37,14 @@ function listen(lane, request, cursor, backoff) {
     const socket = new WebSocket(`${scheme}://${location.host}/ws?${cursor.query()}`);
     const uplink = new Uplink(socket, lane);
     let done = false;
-    const end = (why) => {
+    const end = (why, code) => {
       if (done) return;
       done = true;
       lane.uplink = null;
       uplink.closed();
       socket.close(1000);
       signal.removeEventListener("abort", paused);
-      resolve(why);
+      resolve({ why, code });
     };
     const paused = () => end("paused");
     signal.addEventListener("abort", paused);
@@ -64,7 +67,7 @@ function listen(lane, request, cursor, backoff) {
         lane.received(frame);
       }
     });
-    socket.addEventListener("close", () => end("error"));
+    socket.addEventListener("close", (event) => end("error", event.code));
   });
 }
 

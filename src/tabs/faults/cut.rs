@@ -21,6 +21,15 @@
 //! without a close frame (1006). Nothing about it says "the server meant
 //! it", exactly like a cable pulled out.
 //!
+//! Except for the two polls. A browser that sent a GET on a kept-alive
+//! connection and got not one byte back resends it, silently, on a new
+//! connection: the connection may just have timed out at the server, and
+//! the page never learns of it (Chromium does; so does the HTTP/1.1 spec,
+//! RFC 9112 §9.3.1, for idempotent requests). That retry hides the fault.
+//! So a poll or long-poll that is cut gets its status line and headers
+//! first, and then its body breaks off: the browser reports a network
+//! error while reading it, as when a network fails mid-answer.
+//!
 //! A request that names no tab is passed through untouched, at the cost of
 //! one look into its extensions.
 
@@ -103,27 +112,37 @@ where
             Some(TabOf(tab)) => tab.faults.admit(self.technique),
             None => Admission::Pass,
         };
+        let head_first = breaks_off(self.technique);
         match admission {
             Admission::Cut => Watched::Now {
-                response: Some(req.into_response(unanswered())),
+                response: Some(req.into_response(unanswered(head_first))),
             },
             Admission::Pass => Watched::Running {
                 response: self.service.call(req),
                 dropped: None,
                 req: None,
+                head_first,
             },
             Admission::Watch(dropped) => Watched::Running {
                 req: Some(req.request().clone()),
                 response: self.service.call(req),
                 dropped: Some(dropped),
+                head_first,
             },
         }
     }
 }
 
-/// A response whose body fails before its first byte: never sent.
-fn unanswered<B>() -> HttpResponse<CutBody<B>> {
-    HttpResponse::with_body(StatusCode::OK, CutBody::Cut)
+/// Is a cut request of `technique` sent its head before it breaks off?
+/// The polls' are: a browser would silently resend a poll that got no
+/// byte at all (see the top of this file).
+fn breaks_off(technique: Technique) -> bool {
+    matches!(technique, Technique::poll | Technique::longpoll)
+}
+
+/// A response that is never sent, or (`head_first`) only its head.
+fn unanswered<B>(head_first: bool) -> HttpResponse<CutBody<B>> {
+    HttpResponse::with_body(StatusCode::OK, CutBody::Cut { head_first })
 }
 
 pin_project_lite::pin_project! {
@@ -140,6 +159,7 @@ pin_project_lite::pin_project! {
             dropped: Option<LocalBoxFuture<'static, ()>>,
             // For the unanswered response, if the drop comes first.
             req: Option<HttpRequest>,
+            head_first: bool,
         },
     }
 }
@@ -160,6 +180,7 @@ where
                 response,
                 dropped,
                 req,
+                head_first,
             } => {
                 if let Some(waiting) = dropped
                     && waiting.as_mut().poll(cx).is_ready()
@@ -167,7 +188,7 @@ where
                     // The handler is dropped with this future, as when its
                     // client goes away: no waiter is left behind.
                     let req = req.take().expect("polled after completion");
-                    return Poll::Ready(Ok(ServiceResponse::new(req, unanswered())));
+                    return Poll::Ready(Ok(ServiceResponse::new(req, unanswered(*head_first))));
                 }
                 let response = std::task::ready!(response.poll(cx))?;
                 let dropped = dropped.take();
@@ -194,8 +215,11 @@ pin_project_lite::pin_project! {
             body: B,
             dropped: LocalBoxFuture<'static, ()>,
         },
-        /// Fails at once: the connection closes.
-        Cut,
+        /// Fails: the connection closes. With `head_first`, only once the
+        /// head is out (it waits one turn, and actix writes the head).
+        Cut {
+            head_first: bool,
+        },
     }
 }
 
@@ -215,7 +239,7 @@ impl<B: MessageBody> MessageBody for CutBody<B> {
     fn size(&self) -> BodySize {
         match self {
             CutBody::Plain { body } | CutBody::Watched { body, .. } => body.size(),
-            CutBody::Cut => BodySize::Stream,
+            CutBody::Cut { .. } => BodySize::Stream,
         }
     }
 
@@ -226,13 +250,19 @@ impl<B: MessageBody> MessageBody for CutBody<B> {
         if let CutBodyProj::Watched { dropped, .. } = self.as_mut().project()
             && dropped.as_mut().poll(cx).is_ready()
         {
-            self.set(CutBody::Cut);
+            self.set(CutBody::Cut { head_first: false });
         }
         match self.project() {
             CutBodyProj::Plain { body } | CutBodyProj::Watched { body, .. } => {
                 body.poll_next(cx).map_err(Into::into)
             }
-            CutBodyProj::Cut => Poll::Ready(Some(Err(Box::new(Cut)))),
+            CutBodyProj::Cut { head_first } if *head_first => {
+                // Nothing yet: actix writes the head out, and asks again.
+                *head_first = false;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            CutBodyProj::Cut { .. } => Poll::Ready(Some(Err(Box::new(Cut)))),
         }
     }
 
