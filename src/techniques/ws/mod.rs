@@ -1,0 +1,239 @@
+//! WebSocket: the client asks once to switch protocols, and from then on
+//! both sides send frames over the same socket whenever they like.
+//!
+//! `GET /ws?since=ID` starts as HTTP: the browser sends
+//! `Upgrade: websocket` with a random `Sec-WebSocket-Key`, the server
+//! answers `101 Switching Protocols` with the matching
+//! `Sec-WebSocket-Accept`, and the connection stops being HTTP. The server
+//! then pushes `{"type":"hello",…}`, one `{"type":"message",…}` text frame
+//! per message and `{"type":"gap","missed":N}` when the cursor was too old;
+//! the client may publish with `{"type":"publish","author":…,"text":…}`.
+//! A message costs its text plus a 2-byte frame header (4 up to 64 KiB).
+//!
+//! The files of this folder, in the order a connection meets them:
+//! - `handshake.rs` — the one HTTP request, and what it must carry;
+//! - this file — `/ws`: subscribe, push the hub's messages, publish the
+//!   client's;
+//! - `session.rs` — the loop every connection runs: pings, pongs, frame
+//!   limits (64 KiB a frame, 1 MiB a reassembled message), clients that
+//!   stop reading;
+//! - `close.rs` — the close code that says why a connection ended;
+//! - `echo.rs` — `/ws/echo`, the same loop sending each message back.
+//!
+//! What one client that stops reading can hold on `/ws`: the frames are
+//! small (a message frame is at most 3.4 KB: 500 characters of text, each
+//! at most 6 bytes once escaped, and a 32-character author; an error frame
+//! never quotes more than 300 characters), so actix-ws's 32 queued frames,
+//! as many again encoded for the connection, and its 32 KiB write buffer
+//! come to under 256 KiB — for at most `--slow-consumer-timeout`.
+//!
+//! Publishing as `teacher` or `generator` takes the teacher key, given at
+//! the handshake (`/ws?key=…`, or `Authorization: Bearer` from a client
+//! that can set headers): see [`crate::publish`].
+
+mod close;
+mod echo;
+mod handshake;
+mod session;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::CloseCode;
+use bytestring::ByteString;
+use serde::{Deserialize, Serialize};
+
+pub use echo::echo;
+
+use crate::cursor::CursorQuery;
+use crate::error::ApiError;
+use crate::hub::{Batch, Message, Subscription};
+use crate::origin;
+use crate::publish::NewMessage;
+use crate::state::AppState;
+use crate::stats::Technique;
+use crate::tally::Tally;
+use close::close;
+use handshake::{check_handshake, handshake_error, refuse};
+use session::{Connection, Endpoint, Step};
+
+/// Largest single frame /ws accepts. Publishing needs a few hundred bytes.
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Largest message /ws accepts once its fragments are put together.
+const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// The longest message an error frame carries, in characters: enough for
+/// every message pushlab writes itself.
+const MAX_ERROR_CHARS: usize = 300;
+
+/// `GET /ws?since=ID`
+pub async fn handle(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    query: CursorQuery,
+) -> Result<HttpResponse, ApiError> {
+    origin::check(&req, &state.config.allowed_origins)?;
+    let cursor = query.cursor(None)?;
+    if let Err(refusal) = check_handshake(&req) {
+        return Ok(refuse(&refusal));
+    }
+    let cursor = state.hub.caught_up(cursor).await;
+
+    let (response, session, frames) = actix_ws::handle(&req, body).map_err(handshake_error)?;
+    let frames = frames
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_MESSAGE_BYTES);
+
+    // Register for wake-ups and take the backlog, then hand the socket to
+    // its own task and answer 101 at once.
+    let subscriber = Subscriber {
+        subscription: state.hub.subscribe(cursor),
+        tally: Tally::of(&req, &state.stats, Technique::ws),
+        peer: req.peer_addr().map(|peer| peer.ip()),
+        teacher: state.teacher.allows(&req),
+    };
+    let connection = Connection::new(session, frames, state.into_inner(), None);
+    actix_web::rt::spawn(connection.run(subscriber));
+    Ok(response)
+}
+
+/// A server → client frame on /ws other than a message; `type` comes first.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum ServerFrame<'a> {
+    Hello {
+        epoch: &'a str,
+        next: u64,
+    },
+    /// `epoch` names the run the stream continues in: after a reset, the
+    /// one a reconnecting client's cursor must name.
+    Gap {
+        missed: u64,
+        reset: bool,
+        epoch: &'a str,
+    },
+    Published {
+        id: u64,
+    },
+    Error {
+        error: &'a str,
+        message: &'a str,
+    },
+}
+
+impl ServerFrame<'_> {
+    fn text(&self) -> String {
+        serde_json::to_string(self).expect("plain fields serialise")
+    }
+}
+
+/// A client → server frame on /ws.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum ClientFrame {
+    Publish(NewMessage),
+}
+
+/// `/ws`'s side of a connection: the hub's messages out, publishes in.
+struct Subscriber {
+    subscription: Subscription,
+    /// Where deliveries are counted: the class's figures and the tab's.
+    tally: Tally,
+    /// The client's address: its publishes count against its publish rate.
+    peer: Option<IpAddr>,
+    /// The handshake carried the teacher key (or the controls are open):
+    /// this client may publish as `teacher` or `generator`.
+    teacher: bool,
+}
+
+impl Endpoint for Subscriber {
+    /// Where the stream starts: the run and the cursor.
+    fn greeting(&self) -> Option<String> {
+        let hello = ServerFrame::Hello {
+            epoch: self.subscription.epoch(),
+            next: self.subscription.next(),
+        };
+        Some(hello.text())
+    }
+
+    async fn next_batch(&mut self) -> Batch {
+        self.subscription.recv().await
+    }
+
+    /// Pushes one batch: a gap frame if something was missed, then one text
+    /// frame per message. actix-ws queues them, and they leave together in
+    /// as few writes as the socket allows.
+    async fn hand_over(&mut self, connection: &mut Connection, batch: &Batch) -> Step {
+        if batch.missed > 0 || batch.reset {
+            let gap = ServerFrame::Gap {
+                missed: batch.missed,
+                reset: batch.reset,
+                epoch: self.subscription.epoch(),
+            };
+            connection.text(gap.text()).await?;
+            self.tally.missed(batch);
+        }
+        for message in &batch.messages {
+            let frame = message.ws_frame.get_or_init(|| message_frame(message));
+            connection.text(frame.clone()).await?;
+        }
+        self.tally.delivered(&batch.messages);
+        Ok(())
+    }
+
+    /// A text frame: publish it, and say how that went. A bad frame, or one
+    /// over the client's publish rate, is answered with an error frame; the
+    /// connection stays open.
+    async fn on_text(&mut self, connection: &mut Connection, text: ByteString) -> Step {
+        let reply = match self.publish(&connection.state, &text).await {
+            Ok(id) => ServerFrame::Published { id }.text(),
+            Err(error) => ServerFrame::Error {
+                error: error.error,
+                message: clipped(&error.message),
+            }
+            .text(),
+        };
+        connection.text(reply).await
+    }
+
+    async fn on_binary(&mut self, _connection: &mut Connection, _bytes: Bytes) -> Step {
+        Err(Some(close(
+            CloseCode::Unsupported,
+            "this endpoint takes JSON text frames",
+        )))
+    }
+}
+
+impl Subscriber {
+    async fn publish(&self, state: &Arc<AppState>, text: &str) -> Result<u64, ApiError> {
+        let ClientFrame::Publish(message) = serde_json::from_str(text).map_err(|e| {
+            ApiError::bad_request(
+                "bad_json",
+                format!("expected {{\"type\":\"publish\",\"author\":…,\"text\":…}}: {e}"),
+            )
+        })?;
+        state.publish_limit.check(self.peer)?;
+        message
+            .publish_to(state.broker.as_ref(), self.teacher)
+            .await
+    }
+}
+
+/// `{"type":"message",` followed by the rest of the message object.
+fn message_frame(message: &Message) -> ByteString {
+    ByteString::from(format!("{{\"type\":\"message\",{}", &message.json()[1..]))
+}
+
+/// An error frame's message, cut to [`MAX_ERROR_CHARS`]: a parser's error
+/// may quote the client's input (serde's "unknown variant `…`"), and an
+/// answer to a 1 MiB frame must not be a 1 MiB frame — nor, for a client
+/// that stops reading, 32 of them.
+fn clipped(message: &str) -> &str {
+    match message.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((end, _)) => &message[..end],
+        None => message,
+    }
+}
