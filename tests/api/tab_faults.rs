@@ -103,6 +103,7 @@ async fn a_drop_cuts_the_tabs_long_poll_and_not_another_tabs() {
     let cut = read_to_close(&mut a).await;
     assert!(broke_off(&cut), "{}", String::from_utf8_lossy(&cut));
     app.wait_for_stat("longpoll", "connections_open", 1).await;
+    wait_for_subscribers(&app, 1).await; // A's waiter is gone, B's waits
 
     let id = app.publish("test", "for B").await;
     let answer = String::from_utf8(b.read_response().await).unwrap();
@@ -126,6 +127,7 @@ async fn a_drop_breaks_the_tabs_sse_stream_and_not_another_tabs() {
     assert_eq!(body["dropped"], 1, "{body}");
     let rest = String::from_utf8(read_to_close(&mut a).await).unwrap();
     assert!(!rest.contains("0\r\n\r\n"), "no last chunk: {rest:?}");
+    wait_for_subscribers(&app, 1).await;
 
     app.publish("test", "for B").await;
     assert_eq!(b.next_message().await["text"], "for B");
@@ -161,6 +163,7 @@ async fn a_drop_closes_the_tabs_websocket_without_a_close_frame() {
         "the TCP connection ends with no close frame, got {end:?}"
     );
     app.wait_for_stat("ws", "connections_open", 1).await;
+    wait_for_subscribers(&app, 1).await; // A's session ended with its socket
 
     app.publish("test", "for B").await;
     assert_eq!(ws_next_message(&mut b).await["text"], "for B");
