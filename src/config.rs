@@ -146,7 +146,7 @@ pub struct Config {
     #[arg(long, value_name = "N")]
     pub max_connections_per_ip: Option<usize>,
 
-    // Slow consumers: see src/techniques/ws.rs (dropped) and sse.rs (gapped).
+    // Slow consumers: see src/techniques/ws/session.rs (dropped) and sse.rs (gapped).
     /// A WebSocket client whose queue has stayed full this long (it stopped
     /// reading) is dropped, so it cannot hold its session and memory forever.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]

@@ -66,6 +66,14 @@ pub struct Message {
     /// The message as a WebSocket frame's text, built by the first session
     /// that sends it and then shared (a reference-counted clone) by all the
     /// others: at 10,000 subscribers that is one allocation, not 10,000.
+    ///
+    /// The one technique-specific field of the hub, and a measured
+    /// exception: the other techniques do not need one (a poll answer wraps
+    /// several messages, and SSE writes `json` into its chunk), while
+    /// building the frame in each WebSocket session cost an allocation and
+    /// a copy per delivery, which showed in the fan-out figures
+    /// (`docs/09-how-pushlab-is-made-fast.md`). A fifth technique with a
+    /// per-message encoding of its own would earn a field like it.
     pub ws_frame: OnceLock<ByteString>,
 }
 

@@ -3,7 +3,7 @@
 //! The article's server was a Java `@ServerEndpoint` that answered every
 //! message and kept a count of open connections; its client was a JSP page
 //! with `new WebSocket(...)`, a box, a Send and a Close button. Here the
-//! server is `/ws/echo` (`src/techniques/ws.rs`), the count is the `echo`
+//! server is `/ws/echo` (`src/techniques/ws/echo.rs`), the count is the `echo`
 //! section of `/api/stats`, and the client is `static/demo/echo.js`: the
 //! same few lines, with every event it gets written down — `open`, each
 //! `message`, `error`, and `close` with its code, so a student sees 1000
