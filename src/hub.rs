@@ -70,10 +70,10 @@ pub struct Message {
     /// The one technique-specific field of the hub, and a measured
     /// exception: the other techniques do not need one (a poll answer wraps
     /// several messages, and SSE writes `json` into its chunk), while
-    /// building the frame in each WebSocket session cost an allocation and
-    /// a copy per delivery, which showed in the fan-out figures
-    /// (`docs/09-how-pushlab-is-made-fast.md`). A fifth technique with a
-    /// per-message encoding of its own would earn a field like it.
+    /// building the frame in each WebSocket session would cost an
+    /// allocation and a copy per delivery, on the very path the fan-out
+    /// figures measure. A fifth technique with a per-message encoding of
+    /// its own would earn a field like it.
     pub ws_frame: OnceLock<ByteString>,
 }
 
