@@ -7,6 +7,7 @@
 //! - [`broker`] — where publishes go: the hub itself, or Redis shared by
 //!   several instances.
 //! - [`generator`] — publishes random messages at a Poisson rate.
+//! - [`technique`] — the four techniques' names: the one list of them.
 //! - [`techniques`] — one file per technique: `poll`, `longpoll`, `sse`, `ws`.
 //! - [`cursor`] — how a client says what it has already seen.
 //! - [`load`] — `pushlab load`: the same load on each technique, measured.
@@ -56,6 +57,7 @@ pub mod stats;
 pub mod tabs;
 pub mod tally;
 pub mod teacher;
+pub mod technique;
 pub mod techniques;
 pub mod traffic;
 pub mod web;
@@ -72,7 +74,7 @@ use actix_web::{App, HttpServer, web as routes};
 pub use config::Config;
 use routing::{GET, POST, READ, resource};
 use state::AppState;
-use stats::Technique;
+use technique::Technique;
 use techniques::{longpoll, poll, sse, ws};
 
 /// How long the graceful stop waits for open responses after shutdown has

@@ -46,7 +46,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use prometheus_client::metrics::counter::Counter;
 
 use crate::error::ApiError;
-use crate::stats::Technique;
+use crate::technique::Technique;
 
 /// How long a client refused for a full server is told to wait. Long
 /// enough that thousands of refused clients don't retry in one storm,

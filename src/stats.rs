@@ -42,7 +42,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -51,25 +51,9 @@ use serde::Serialize;
 
 use crate::broker::Broker;
 use crate::hub::{Batch, Hub, Messages, now_us};
-
-/// The four ways to get news to a browser.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EncodeLabelValue)]
-#[allow(non_camel_case_types)] // the label values are the contract's lowercase names
-pub enum Technique {
-    poll,
-    longpoll,
-    sse,
-    ws,
-}
+pub use crate::technique::Technique;
 
 impl Technique {
-    pub const ALL: [Technique; 4] = [
-        Technique::poll,
-        Technique::longpoll,
-        Technique::sse,
-        Technique::ws,
-    ];
-
     /// How long before its request or connection began a message may have
     /// been published and still be a live delivery of this technique.
     pub fn live_window(self) -> Duration {
@@ -761,7 +745,7 @@ impl Stats {
             .map(|&t| {
                 let snapshot = serde_json::to_value(self.technique(t).snapshot())
                     .expect("plain numbers serialise");
-                (format!("{t:?}"), snapshot)
+                (t.name().to_owned(), snapshot)
             })
             .collect();
         serde_json::json!({

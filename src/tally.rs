@@ -13,9 +13,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use actix_web::HttpMessage;
 
 use crate::hub::{Batch, Messages};
-use crate::stats::{Stats, Technique, TechniqueStats};
+use crate::stats::{Stats, TechniqueStats};
 use crate::tabs::Tab;
 use crate::tabs::counters::TechniqueCounters;
+use crate::technique::Technique;
 
 /// The class's counters of a technique, and the asking tab's.
 #[derive(Clone)]

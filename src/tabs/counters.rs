@@ -21,7 +21,8 @@ use std::sync::{Mutex, PoisonError};
 use serde::Serialize;
 
 use crate::hub::{Messages, now_us};
-use crate::stats::{BacklogSnapshot, LatencySnapshot, Technique, live_after};
+use crate::stats::{BacklogSnapshot, LatencySnapshot, live_after};
+use crate::technique::Technique;
 
 /// Live latencies kept per technique for the tab's percentiles.
 pub const LATENCY_SAMPLES: usize = 256;

@@ -23,8 +23,8 @@ use crate::cursor::CursorQuery;
 use crate::error::ApiError;
 use crate::hub::Batch;
 use crate::state::AppState;
-use crate::stats::Technique;
 use crate::tally::Tally;
+use crate::technique::Technique;
 
 // docs:start longpoll-handler
 /// `GET /api/longpoll?since=ID&timeout=SECS`

@@ -17,8 +17,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::cursor::CursorQuery;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::stats::Technique;
 use crate::tally::Tally;
+use crate::technique::Technique;
 
 // docs:start poll-handler
 /// `GET /api/poll?since=ID`

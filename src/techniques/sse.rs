@@ -42,8 +42,8 @@ use crate::cursor::CursorQuery;
 use crate::error::ApiError;
 use crate::hub::{Batch, Subscription};
 use crate::state::AppState;
-use crate::stats::Technique;
 use crate::tally::Tally;
+use crate::technique::Technique;
 
 /// How long a browser waits before reconnecting, sent as `retry:`.
 const RECONNECT_DELAY_MS: u32 = 2000;

@@ -109,4 +109,3 @@ pub fn handshake_error(err: actix_web::Error) -> ApiError {
         format!("not a valid WebSocket handshake: {err}"),
     )
 }
-

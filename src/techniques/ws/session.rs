@@ -36,7 +36,7 @@ use super::close::{self, Ending};
 use crate::hub::Batch;
 use crate::limits::outbox::Outbox;
 use crate::state::AppState;
-use crate::stats::Technique;
+use crate::technique::Technique;
 
 /// What an endpoint does with its connection besides keeping it alive.
 pub trait Endpoint {
