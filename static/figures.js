@@ -46,7 +46,7 @@ export class Figures {
   constructor(lanes, stalledNotice) {
     this.lanes = lanes;
     this.stalledNotice = stalledNotice;
-    // {at, stats, tab} snapshots of the last RATE_WINDOW_MS.
+    // {at, tab} snapshots of the last RATE_WINDOW_MS, for the rates.
     this.history = [];
     // The class's counters when "Reset counters" was pressed.
     this.baseline = null;
@@ -74,7 +74,7 @@ export class Figures {
       this.latest = stats;
       this.tab = tab;
       const now = performance.now();
-      this.history.push({ at: now, stats, tab });
+      this.history.push({ at: now, tab });
       while (this.history.length > 2 && this.history[0].at < now - RATE_WINDOW_MS) this.history.shift();
       this.stalledNotice.hidden = true;
       this.render();
@@ -150,22 +150,19 @@ export class Figures {
   }
 
   // The class's bytes on the wire per delivered message since the
-  // baseline, or null.
+  // baseline, or null (the comparison chart's bars).
   bytesPerMessage(name) {
-    const c = this.counted(name);
-    return perMessage(c);
+    return perMessage(this.counted(name));
   }
 
-  // Requests per minute over the last RATE_WINDOW_MS: this tab's, or the
-  // class's with `ofClass`.
-  requestsPerMinute(name, ofClass = false) {
+  // This tab's requests per minute over the last RATE_WINDOW_MS.
+  requestsPerMinute(name) {
     if (this.history.length < 2) return null;
     const first = this.history[0];
     const last = this.history[this.history.length - 1];
     const minutes = (last.at - first.at) / 60000;
     if (minutes < 5 / 60) return null;
-    const requests = (snapshot) =>
-      ofClass ? snapshot.stats.techniques[name].requests : (snapshot.tab?.techniques[name].requests ?? 0);
+    const requests = (snapshot) => snapshot.tab?.techniques[name].requests ?? 0;
     return Math.max(0, requests(last) - requests(first)) / minutes;
   }
 
@@ -198,7 +195,6 @@ export class Figures {
       set('[data-class-stat="bytes"]', String(c.bytes));
       set('[data-class-stat="open"]', String(c.open));
       set('[data-class-figure="bytes-per-message"]', formatNumber(perMessage(c), 0));
-      set('[data-class-figure="per-minute"]', formatNumber(this.requestsPerMinute(lane.name, true), 0));
       set('[data-class-stat="p50"]', c.latency.count > 0 ? formatMs(c.latency.p50) : "–");
       set('[data-class-stat="p99"]', c.latency.count > 0 ? formatMs(c.latency.p99) : "–");
     }
