@@ -81,22 +81,28 @@ impl Faults {
     /// Drops the tab's open connections of `technique` (a short poll: its
     /// next request); returns how many were open.
     pub fn drop_connections(&self, technique: Technique) -> usize {
-        let faults = self.of(technique);
         if technique == Technique::poll {
-            faults.cut_next.store(true, Ordering::Relaxed);
+            self.of(technique).cut_next.store(true, Ordering::Relaxed);
         }
-        faults.drops.send_modify(|drops| *drops += 1);
-        faults.drops.receiver_count()
+        self.drop_open(technique)
     }
 
-    /// Drops, and cuts every new request of `technique` for `duration`.
+    /// Cuts every new request of `technique` for `duration`, and what is
+    /// open now; returns how many were open.
     pub fn go_offline(&self, technique: Technique, duration: Duration) -> usize {
-        let faults = self.of(technique);
-        *faults
+        *self
+            .of(technique)
             .offline_until
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + duration);
-        self.drop_connections(technique)
+        self.drop_open(technique)
+    }
+
+    /// Ends every open connection of `technique`; returns how many.
+    fn drop_open(&self, technique: Technique) -> usize {
+        let faults = self.of(technique);
+        faults.drops.send_modify(|drops| *drops += 1);
+        faults.drops.receiver_count()
     }
 
     /// What to do with a new request of `technique`: cut it at once (the
@@ -318,5 +324,11 @@ mod tests {
         assert!(matches!(sse, Admission::Watch(_)), "only that technique");
         faults.go_offline(Technique::ws, Duration::ZERO);
         assert!(matches!(faults.admit(Technique::ws), Admission::Watch(_)));
+        faults.go_offline(Technique::poll, Duration::ZERO);
+        let poll = faults.admit(Technique::poll);
+        assert!(
+            matches!(poll, Admission::Pass),
+            "no cut left over after offline"
+        );
     }
 }

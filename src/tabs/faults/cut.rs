@@ -48,10 +48,16 @@ use super::Admission;
 use crate::stats::Technique;
 use crate::traffic::TabOf;
 
-/// Why a connection ended without an answer. actix logs it as it closes
-/// the connection, so the server's log says the cut was asked for.
-#[derive(Debug)]
+/// Why a connection ended without an answer. actix logs it (as an error,
+/// with `Debug`) as it closes the connection, so the server's log says the
+/// cut was asked for.
 pub struct Cut;
+
+impl std::fmt::Debug for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
 
 impl std::fmt::Display for Cut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
