@@ -11,7 +11,10 @@ use crate::state::AppState;
 /// `GET /api/stats`: every counter, as JSON, and the generator's rate, so
 /// that a page whose controls are read-only follows the teacher's changes.
 pub async fn stats(state: web::Data<AppState>) -> HttpResponse {
-    let mut snapshot = state.stats.snapshot(&state.hub, state.broker.as_ref());
+    let mut snapshot = state.stats.snapshot(&state.hub);
+    // Which broker: the counters know its figures, not the broker itself.
+    snapshot["broker"]["kind"] = json!(state.broker.kind());
+    snapshot["broker"]["url"] = json!(state.broker.url());
     snapshot["generator"] = json!({ "rate": *state.generator_rate.borrow() });
     HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))

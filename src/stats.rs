@@ -49,7 +49,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
-use crate::broker::Broker;
 use crate::hub::{Batch, Hub, Messages, now_us};
 pub use crate::technique::Technique;
 
@@ -577,10 +576,11 @@ impl BrokerStats {
         self.epoch_resets.inc();
     }
 
-    fn snapshot(&self, broker: &dyn Broker) -> serde_json::Value {
+    /// The broker's figures; which broker it is, `/api/stats` adds
+    /// ([`crate::api::stats`]), so that the counters need not know the
+    /// brokers that report to them.
+    fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
-            "kind": broker.kind(),
-            "url": broker.url(),
             "connected": self.connected.get() == 1,
             "round_trip_ms": LatencySnapshot::of(&self.round_trip),
             "publish_errors": self.publish_errors.get(),
@@ -739,7 +739,7 @@ impl Stats {
     }
 
     /// The JSON document of `/api/stats`.
-    pub fn snapshot(&self, hub: &Hub, broker: &dyn Broker) -> serde_json::Value {
+    pub fn snapshot(&self, hub: &Hub) -> serde_json::Value {
         let techniques: serde_json::Map<String, serde_json::Value> = Technique::ALL
             .iter()
             .map(|&t| {
@@ -757,7 +757,7 @@ impl Stats {
                 "subscribers": hub.subscribers(),
                 "lagged": hub.lagged(),
             },
-            "broker": self.broker.snapshot(broker),
+            "broker": self.broker.snapshot(),
             "techniques": techniques,
             "publish_rejected": self.publish_rejected.get(),
             "echo": self.echo.snapshot(),
