@@ -61,6 +61,7 @@ class WireView {
     this.selected = null;
     this.openedAt = null;
     this.latest = [];
+    this.listedIds = "";
     this.shownState = "";
     this.timers = [];
     this.build();
@@ -110,7 +111,7 @@ class WireView {
     this.panel.style.setProperty("--wire-top", `${Math.max(0, header?.bottom ?? 0)}px`);
     this.panel.hidden = false;
     this.shownState = "";
-    this.status.textContent = "recording this tab's exchanges…";
+    this.say("recording this tab's exchanges…");
     await this.renew();
     // Exchanges drawn from now on are recorded.
     this.openedAt = performance.now();
@@ -122,7 +123,7 @@ class WireView {
     try {
       await requestJson(`${this.base}/open`, { method: "POST" });
     } catch (error) {
-      this.status.textContent = `the server did not start recording: ${error.message}`;
+      this.say(`the server did not start recording: ${error.message}`);
     }
   }
 
@@ -143,34 +144,45 @@ class WireView {
     try {
       log = await requestJson(this.base);
     } catch (error) {
-      this.status.textContent = `the wire log did not load: ${error.message}`;
+      this.say(`the wire log did not load: ${error.message}`);
       return;
     }
     this.latest = log.exchanges;
-    this.status.textContent = log.recording
-      ? `recording: the last ${log.kept} exchanges of this tab`
-      : "not recording";
+    this.say(log.recording ? `recording: the last ${log.kept} exchanges of this tab` : "not recording");
     this.showList();
     this.showSelected();
   }
 
   // The recorded exchanges as buttons, newest first: the keyboard's way in.
+  // Rebuilt only when the list changed, keeping the focused button focused.
   showList() {
-    const items = [...this.latest].reverse().map((exchange) => {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.dataset.exchangeId = exchange.id;
-      button.textContent = `${NAMES[exchange.technique]} ${exchange.id} · ${exchange.bytes_in + exchange.bytes_out} B`;
-      button.addEventListener("click", () => {
-        this.selected = { id: exchange.id };
-        this.highlight();
-        this.showSelected();
-      });
-      const item = document.createElement("li");
-      item.append(button);
-      return item;
+    const newestFirst = [...this.latest].reverse();
+    const ids = newestFirst.map((exchange) => exchange.id).join(" ");
+    if (ids !== this.listedIds) {
+      this.listedIds = ids;
+      const focused = document.activeElement?.dataset?.exchangeId;
+      this.list.replaceChildren(...newestFirst.map((exchange) => this.listItem(exchange)));
+      if (focused) this.list.querySelector(`[data-exchange-id="${focused}"]`)?.focus();
+    }
+    for (const exchange of newestFirst) {
+      const button = this.list.querySelector(`[data-exchange-id="${exchange.id}"]`);
+      const label = `${NAMES[exchange.technique]} ${exchange.id} · ${exchange.bytes_in + exchange.bytes_out} B`;
+      if (button.textContent !== label) button.textContent = label;
+    }
+  }
+
+  listItem(exchange) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.exchangeId = exchange.id;
+    button.addEventListener("click", () => {
+      this.selected = { id: exchange.id };
+      this.highlight();
+      this.showSelected();
     });
-    this.list.replaceChildren(...items);
+    const item = document.createElement("li");
+    item.append(button);
+    return item;
   }
 
   // Draws the selected exchange, unless it is drawn already and unchanged.
@@ -220,6 +232,11 @@ class WireView {
     return {
       why: `That exchange happened before the wire view was open, so the server kept no bytes of it. It records now: the ${name} lane's next exchange shows here as soon as it happens.`,
     };
+  }
+
+  // The status line, changed only when its words do (it is announced).
+  say(words) {
+    if (this.status.textContent !== words) this.status.textContent = words;
   }
 
   // Marks the selected arrow's lines in its dialogue.

@@ -341,14 +341,18 @@ impl Exchange {
         self.body(&mut record, Dir::In, bytes, recording);
     }
 
-    /// Response body bytes as written: `wire` is the chunk with the framing
-    /// the encoder adds (`chunked`: `{len:X}\r\n`…`\r\n`; `None`: the last
-    /// chunk, `0\r\n\r\n`).
+    /// Response body bytes as written: with the framing the encoder adds
+    /// when `chunked` (`{len:X}\r\n`…`\r\n`; `None`: the last chunk,
+    /// `0\r\n\r\n`). The framing is built only while recording.
     pub fn outbound(&self, chunk: Option<&Bytes>, chunked: bool) {
         let recording = self.lease.is_open();
         let wire = match (chunk, chunked) {
             (Some(chunk), false) => chunk.clone(),
             (Some(chunk), true) if chunk.is_empty() => return,
+            (Some(chunk), true) if !recording => {
+                self.record().bytes_out += chunk_framing_len(chunk.len()) + chunk.len() as u64;
+                return;
+            }
             (Some(chunk), true) => {
                 let mut framed = format!("{:X}\r\n", chunk.len()).into_bytes();
                 framed.extend_from_slice(chunk);
@@ -414,6 +418,12 @@ impl Exchange {
             bytes_out: record.bytes_out,
         }
     }
+}
+
+/// `{len:X}\r\n` before a chunk and `\r\n` after it.
+fn chunk_framing_len(len: usize) -> u64 {
+    let hex_digits = (usize::BITS - len.leading_zeros()).div_ceil(4).max(1);
+    u64::from(hex_digits) + 4
 }
 
 fn technique_name(technique: Technique) -> &'static str {
@@ -608,6 +618,14 @@ mod tests {
             assert_eq!(frames[0].0, masked);
             assert_eq!(frames[1].1, 260);
             assert_eq!(frames[2].0, empty);
+        }
+    }
+
+    #[test]
+    fn chunk_framing_is_counted_as_written() {
+        for len in [1, 15, 16, 255, 256, 4096] {
+            let written = format!("{len:X}\r\n").len() + 2;
+            assert_eq!(chunk_framing_len(len), written as u64, "{len}");
         }
     }
 
