@@ -180,6 +180,8 @@ await runInBrowser(async (context) => {
     }
     if (lane !== "sse") await label(student, lane, broke, /^backoff: retry in \d+\.\d s$/, "the lane's own backoff");
     const back = await label(student, lane, broke, /^back: resumed from #\d+$/, '"back: resumed from #…"');
+    const entries = (await seen(student))[lane];
+    step(`   ${lane}: "${entries[broke].label}", back ${Math.round(entries[back].at - entries[broke].at)} ms later: "${entries[back].label}"`);
     await until(async () => (await since(student, lane, back)).some((e) => e.id > lastId), `${lane}: new messages after the resume`);
     if (lane === "sse") {
       const again = requests.find((r) => r.url.includes("/api/sse") && r.at > asked && r.headers["last-event-id"]);
@@ -204,6 +206,7 @@ await runInBrowser(async (context) => {
   await label(student, "ws", said, /^offline: no answer/, '"offline: no answer" on a cut handshake');
   const back = await label(student, "ws", said, /^back: resumed from #\d+$/, "the WebSocket back after the offline");
   const backAt = (await seen(student)).ws[back].at;
+  step(`   ws: back ${Math.round(backAt - saidAt)} ms after going offline for ${OFFLINE_S} s`);
   if (backAt - saidAt < OFFLINE_S * 1000 - 300) {
     throw new Error(`the WebSocket was back ${Math.round(backAt - saidAt)} ms after going offline for ${OFFLINE_S} s`);
   }
