@@ -1,4 +1,6 @@
-//! `GET /api/time`: the server's clock, so a browser can measure latency.
+//! The server's clock: what every timestamp is read from ([`now_us`]),
+//! the name of each run of the hub ([`new_epoch`]), and `GET /api/time`,
+//! so a browser can measure latency.
 //!
 //! Every message carries `published_at_us`, the server's clock when it was
 //! published. A browser that subtracts it from its own clock gets the
@@ -15,7 +17,21 @@ use actix_web::HttpResponse;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use serde::Serialize;
 
-use crate::hub::now_us;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Microseconds since the Unix epoch: the clock `published_at_us` uses, so
+/// browsers and the load tool can compare against it.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// A fresh random epoch, the name of one run of the hub: 16 hex digits.
+/// A cursor from another run is answered with a reset, never a hole.
+pub fn new_epoch() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
 
 #[derive(Serialize)]
 struct Time {

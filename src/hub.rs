@@ -27,13 +27,16 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytestring::ByteString;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{broadcast, watch};
 
+// `now_us` is re-exported while other modules still name it here.
+use crate::clock::new_epoch;
+pub use crate::clock::now_us;
 use crate::cursor::{Cursor, Since};
 
 /// How many messages a subscriber may fall behind before its queue
@@ -634,19 +637,6 @@ fn skipped_ids(cursor: u64, messages: &[Arc<Message>]) -> u64 {
         previous = message.id;
     }
     skipped
-}
-
-/// A fresh random epoch: 16 hex digits.
-pub fn new_epoch() -> String {
-    format!("{:016x}", rand::random::<u64>())
-}
-
-/// Microseconds since the Unix epoch: the clock `published_at_us` uses, so
-/// browsers and the load tool can compare against it.
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 #[cfg(test)]

@@ -49,7 +49,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
-use crate::hub::{Batch, Hub, Messages, now_us};
+use crate::clock::now_us;
+use crate::hub::{Batch, Hub, Messages};
 pub use crate::technique::Technique;
 
 impl Technique {

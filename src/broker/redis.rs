@@ -32,7 +32,8 @@ use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadRe
 use redis::{AsyncCommands, AsyncConnectionConfig, Client, RedisResult, Script, ScriptInvocation};
 
 use super::{Broker, BrokerError};
-use crate::hub::{Hub, new_epoch, now_us};
+use crate::clock::{new_epoch, now_us};
+use crate::hub::Hub;
 use crate::stats::{BrokerStats, Stats};
 
 const EPOCH_KEY: &str = "pushlab:epoch";

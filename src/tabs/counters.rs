@@ -20,7 +20,8 @@ use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 
-use crate::hub::{Messages, now_us};
+use crate::clock::now_us;
+use crate::hub::Messages;
 use crate::stats::{BacklogSnapshot, LatencySnapshot, live_after};
 use crate::technique::Technique;
 
