@@ -406,7 +406,7 @@ impl Hub {
     /// ahead; waiting (at most [`REPLICA_CATCH_UP`]) for the broker to
     /// deliver here too keeps that cursor from looking foreign. Costs
     /// nothing in the common case and on a hub of its own.
-    pub async fn caught_up<'c>(&self, cursor: impl Into<Cursor<'c>>) -> Cursor<'c> {
+    async fn caught_up<'c>(&self, cursor: impl Into<Cursor<'c>>) -> Cursor<'c> {
         let cursor = cursor.into();
         let Since::After(id) = cursor.since else {
             return cursor;
@@ -419,13 +419,21 @@ impl Hub {
         }
         let mut newest = self.newest.subscribe();
         let arrived = newest.wait_for(|&newest| newest >= id);
-        // Not there in time: `read`/`subscribe` treat it as foreign.
+        // Not there in time: the read or subscription treats it as foreign.
         let _ = tokio::time::timeout(REPLICA_CATCH_UP, arrived).await;
         cursor
     }
 
-    /// The messages after `cursor`, answered at once.
-    pub fn read<'c>(&self, cursor: impl Into<Cursor<'c>>) -> Read {
+    /// The messages after `cursor`. On a hub of its own this answers at
+    /// once; a replica first waits (briefly) for the message the cursor
+    /// names, see [`Hub::caught_up`].
+    pub async fn read<'c>(&self, cursor: impl Into<Cursor<'c>>) -> Read {
+        let cursor = self.caught_up(cursor).await;
+        self.read_now(cursor)
+    }
+
+    /// The messages after `cursor`, from the ring as it is now.
+    pub fn read_now<'c>(&self, cursor: impl Into<Cursor<'c>>) -> Read {
         let ring = self.lock();
         // The epoch is checked under the lock the read takes anyway.
         let since = cursor.into().against(&ring.epoch);
@@ -436,10 +444,17 @@ impl Hub {
         }
     }
 
+    /// Registers for wake-ups and takes the backlog after `cursor` (see
+    /// [`Hub::subscribe_now`]), once a replica holds what the cursor names.
+    pub async fn subscribe<'c>(self: &Arc<Self>, cursor: impl Into<Cursor<'c>>) -> Subscription {
+        let cursor = self.caught_up(cursor).await;
+        self.subscribe_now(cursor)
+    }
+
     // docs:start lost-wakeup
     /// Registers for wake-ups and takes the backlog after `cursor` in one
     /// step.
-    pub fn subscribe<'c>(self: &Arc<Self>, cursor: impl Into<Cursor<'c>>) -> Subscription {
+    pub fn subscribe_now<'c>(self: &Arc<Self>, cursor: impl Into<Cursor<'c>>) -> Subscription {
         let ring = self.lock();
         let since = cursor.into().against(&ring.epoch);
         // Register for the wake-up *before* releasing the lock we checked
@@ -657,7 +672,7 @@ mod tests {
         for i in 0..10 {
             hub.publish("a", &i.to_string());
         }
-        let Read { batch, next, .. } = hub.read(Since::After(2));
+        let Read { batch, next, .. } = hub.read_now(Since::After(2));
         assert_eq!(next, 10);
         assert_eq!(batch.missed, 5, "ids 3..=7 are gone");
         let ids: Vec<u64> = batch.messages.iter().map(|m| m.id).collect();
@@ -668,7 +683,7 @@ mod tests {
     fn a_cursor_this_run_never_issued_starts_over() {
         let hub = Hub::new(8);
         hub.publish("a", "x");
-        let batch = hub.read(Since::After(99)).batch;
+        let batch = hub.read_now(Since::After(99)).batch;
         assert!(batch.reset);
         assert_eq!(batch.messages.len(), 1);
     }
@@ -682,12 +697,12 @@ mod tests {
             since: Since::After(1),
             epoch: Some(epoch),
         };
-        assert!(!hub.read(cursor(&epoch)).batch.reset);
-        let foreign = hub.read(cursor("another run"));
+        assert!(!hub.read_now(cursor(&epoch)).batch.reset);
+        let foreign = hub.read_now(cursor("another run"));
         assert!(foreign.batch.reset);
         assert_eq!(foreign.batch.messages.len(), 1);
         assert!(
-            hub.subscribe(cursor("another run"))
+            hub.subscribe_now(cursor("another run"))
                 .try_recv()
                 .unwrap()
                 .reset
@@ -709,7 +724,7 @@ mod tests {
     async fn a_subscriber_gets_the_backlog_then_live_messages_once_each() {
         let hub = Hub::new(8);
         hub.publish("a", "1");
-        let mut sub = hub.subscribe(Since::After(0));
+        let mut sub = hub.subscribe_now(Since::After(0));
         hub.publish("a", "2");
         let first = sub.recv().await;
         assert_eq!(first.messages.iter().map(|m| m.id).collect::<Vec<_>>(), [1]);
@@ -724,7 +739,7 @@ mod tests {
     #[tokio::test]
     async fn an_overflowing_subscriber_catches_up_from_the_ring() {
         let hub = Hub::new(SUBSCRIBER_QUEUE * 4);
-        let mut sub = hub.subscribe(Since::Now);
+        let mut sub = hub.subscribe_now(Since::Now);
         let total = SUBSCRIBER_QUEUE as u64 * 2;
         for i in 0..total {
             hub.publish("a", &i.to_string());
@@ -747,7 +762,7 @@ mod tests {
             tokio::task::yield_now().await;
             hub.apply(2, "a", "y", 0);
         });
-        let read = hub.read(since);
+        let read = hub.read_now(since);
         assert!(!read.batch.reset, "the cursor is not foreign");
         assert!(read.batch.messages.is_empty());
         assert_eq!(read.next, 2);
@@ -758,17 +773,17 @@ mod tests {
         let hub = Hub::replica(8);
         hub.apply(1, "a", "x", 0);
         let since = hub.caught_up(Since::After(9)).await;
-        assert!(hub.read(since).batch.reset);
+        assert!(hub.read_now(since).batch.reset);
     }
 
     #[tokio::test]
     async fn ids_a_replica_never_received_are_reported_missed() {
         let hub = Hub::replica(8);
-        let mut sub = hub.subscribe(Since::Now);
+        let mut sub = hub.subscribe_now(Since::Now);
         for id in [1, 2, 5] {
             hub.apply(id, "a", "x", 0);
         }
-        let read = hub.read(Since::After(1));
+        let read = hub.read_now(Since::After(1));
         assert_eq!(
             read.batch.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
             [2, 5]
@@ -784,7 +799,7 @@ mod tests {
         let hub = Hub::replica(8);
         hub.follow_epoch("first");
         hub.apply(1, "a", "x", 0);
-        let mut sub = hub.subscribe(Since::After(1));
+        let mut sub = hub.subscribe_now(Since::After(1));
         assert!(hub.follow_epoch("second"));
         assert!(!hub.follow_epoch("second"), "already there");
         let batch = sub.recv().await;
@@ -802,7 +817,7 @@ mod tests {
         hub.publish("a", "x");
         hub.publish("a", "y");
         let before = hub.epoch();
-        let mut sub = hub.subscribe(Since::After(2));
+        let mut sub = hub.subscribe_now(Since::After(2));
         let epoch = hub.restart().expect("a hub of its own restarts");
         assert_ne!(epoch, before);
         assert_eq!(hub.epoch(), epoch);
@@ -816,7 +831,7 @@ mod tests {
             epoch: Some(&before),
         };
         assert!(
-            hub.read(old).batch.reset,
+            hub.read_now(old).batch.reset,
             "a cursor from before starts over"
         );
         assert!(
@@ -828,7 +843,7 @@ mod tests {
     #[tokio::test]
     async fn an_overflowing_subscriber_beyond_the_ring_gets_a_gap() {
         let hub = Hub::new(4);
-        let mut sub = hub.subscribe(Since::Now);
+        let mut sub = hub.subscribe_now(Since::Now);
         let total = SUBSCRIBER_QUEUE as u64 + 10;
         for i in 0..total {
             hub.publish("a", &i.to_string());

@@ -823,7 +823,7 @@ mod tests {
         let hub = hub_with_ages(&[old, old, Duration::from_millis(5)]);
         let stats = Stats::new();
         let poll = stats.technique(Technique::poll);
-        poll.delivered(&hub.read(Since::After(0)).batch.messages);
+        poll.delivered(&hub.read_now(Since::After(0)).batch.messages);
         let snapshot = poll.snapshot();
         assert_eq!(snapshot.messages_delivered, 3);
         assert_eq!(snapshot.latency_ms.count, 1);
@@ -839,7 +839,7 @@ mod tests {
         let hub = hub_with_ages(&[Duration::ZERO; 3]);
         let stats = Stats::new();
         let poll = stats.technique(Technique::poll);
-        poll.delivered(&hub.read(Since::After(1)).batch.messages);
+        poll.delivered(&hub.read_now(Since::After(1)).batch.messages);
         assert_eq!(poll.snapshot().full_ring_reads, 0);
         assert_eq!(poll.snapshot().latency_ms.count, 2);
     }
@@ -847,7 +847,7 @@ mod tests {
     #[tokio::test]
     async fn a_subscribers_later_batches_are_live_however_late() {
         let hub = Hub::replica(16);
-        let mut subscription = hub.subscribe(Since::Now);
+        let mut subscription = hub.subscribe_now(Since::Now);
         // Published after the subscriber began, though stamped long ago
         // (a slow hand-over, as far as the counters can tell).
         hub.apply(1, "a", "x", now_us() - 60_000_000);
@@ -894,7 +894,7 @@ mod tests {
         let hub = hub_with_ages(&[Duration::from_millis(5), LIVE_WINDOW * 3]);
         let stats = Stats::new();
         let sse = stats.technique(Technique::sse);
-        sse.delivered(&hub.read(Since::After(0)).batch.messages);
+        sse.delivered(&hub.read_now(Since::After(0)).batch.messages);
         let recent = sse.snapshot().recent;
         assert_eq!(recent.latency_ms.count, 1);
         assert_eq!(recent.backlog_delivered, 1);
@@ -908,7 +908,7 @@ mod tests {
         for technique in Technique::ALL {
             stats
                 .technique(technique)
-                .delivered(&hub.read(Since::After(0)).batch.messages);
+                .delivered(&hub.read_now(Since::After(0)).batch.messages);
             let snapshot = stats.technique(technique).snapshot();
             let backlog = if technique == Technique::poll { 0 } else { 1 };
             assert_eq!(

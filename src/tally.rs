@@ -52,8 +52,15 @@ impl Tally {
         }
     }
 
+    /// A batch handed to a response or frames now: its messages delivered,
+    /// and what it says was missed.
+    pub fn handed_over(&self, batch: &Batch) {
+        self.delivered(&batch.messages);
+        self.missed(batch);
+    }
+
     /// Messages handed to a response or frame now.
-    pub fn delivered(&self, messages: &Messages) {
+    fn delivered(&self, messages: &Messages) {
         self.class().delivered(messages);
         if let Some(tab) = self.tab() {
             tab.delivered(messages);
@@ -62,7 +69,7 @@ impl Tally {
 
     /// What a batch says was missed: asked for but no longer retained,
     /// and whether the client earned the gap by falling behind.
-    pub fn missed(&self, batch: &Batch) {
+    fn missed(&self, batch: &Batch) {
         self.class().missed(batch.missed);
         self.class().gapped(batch);
         if let Some(tab) = self.tab()

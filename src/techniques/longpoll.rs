@@ -34,12 +34,11 @@ pub async fn handle(
     query: CursorQuery,
 ) -> Result<HttpResponse, ApiError> {
     let cursor = query.cursor(None)?;
-    let cursor = state.hub.caught_up(cursor).await;
     let timeout = query.timeout(state.config.longpoll_timeout)?;
 
     // Register for the wake-up and check the ring in one step, then wait
     // for news, the timeout, or the server shutting down.
-    let mut subscription = state.hub.subscribe(cursor);
+    let mut subscription = state.hub.subscribe(cursor).await;
     let batch = tokio::select! {
         biased; // what is already there wins over a zero timeout
         batch = subscription.recv() => batch,
@@ -48,7 +47,7 @@ pub async fn handle(
     };
 
     let tally = Tally::of(&req, &state.stats, Technique::longpoll);
-    Ok(super::poll_answer(
+    Ok(super::hand_over(
         &tally,
         subscription.epoch(),
         &batch,

@@ -8,9 +8,10 @@
 //! | `sse.rs`      | once, and keeps the response    | an endless `text/event-stream`        |
 //! | `ws.rs`       | once, to switch protocols       | frames both ways on one socket        |
 //!
-//! Each handler has the same three steps: read the cursor, get a batch from
-//! the hub, hand the batch to the client and count it. The one JSON answer
-//! both polls share lives here.
+//! Each handler has the same three steps: read the cursor (and any other
+//! input, so bad input is refused before the hub is touched), get a batch
+//! from the hub, and `hand_over` the batch to the client, which also counts
+//! it. The one JSON answer both polls share lives here.
 
 pub mod longpoll;
 pub mod poll;
@@ -39,13 +40,12 @@ struct PollAnswer<'a> {
     reset: bool,
 }
 
-/// Answers a poll with `batch`, counting it as delivered (or empty).
-fn poll_answer(tally: &Tally, epoch: &str, batch: &Batch, next: u64) -> HttpResponse {
+/// Hands `batch` over as a poll's answer, and counts it (an empty one too).
+fn hand_over(tally: &Tally, epoch: &str, batch: &Batch, next: u64) -> HttpResponse {
     if batch.messages.is_empty() {
         tally.empty();
     }
-    tally.delivered(&batch.messages);
-    tally.missed(batch);
+    tally.handed_over(batch);
     let answer = PollAnswer {
         epoch,
         messages: &batch.messages,

@@ -2,8 +2,8 @@
 //! server answers at once — usually "no".
 //!
 //! `GET /api/poll?since=ID` returns the messages after ID that the hub still
-//! holds, and `next`, the cursor for the following request. Nothing waits:
-//! the handler reads the ring and answers.
+//! holds, and `next`, the cursor for the following request. Nothing waits
+//! for news: the handler reads the ring and answers.
 //!
 //! The cost model follows from that. N clients polling every T seconds make
 //! N / T requests a second whether anything happened or not; most answers
@@ -28,13 +28,12 @@ pub async fn handle(
     query: CursorQuery,
 ) -> Result<HttpResponse, ApiError> {
     let cursor = query.cursor(None)?;
-    let cursor = state.hub.caught_up(cursor).await;
 
     // Whatever is there right now — possibly nothing.
-    let read = state.hub.read(cursor);
+    let read = state.hub.read(cursor).await;
 
     let tally = Tally::of(&req, &state.stats, Technique::poll);
-    Ok(super::poll_answer(
+    Ok(super::hand_over(
         &tally,
         &read.epoch,
         &read.batch,

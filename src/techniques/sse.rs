@@ -59,10 +59,9 @@ pub async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let last_event_id = last_event_id(&req)?;
     let cursor = query.cursor(last_event_id)?;
-    let cursor = state.hub.caught_up(cursor).await;
 
     // Register for wake-ups and take the backlog, then stream.
-    let subscription = state.hub.subscribe(cursor);
+    let subscription = state.hub.subscribe(cursor).await;
     let tally = Tally::of(&req, &state.stats, Technique::sse);
 
     Ok(HttpResponse::Ok()
@@ -122,14 +121,14 @@ impl EventStream {
         tokio::select! {
             biased;
             () = self.state.shutdown.cancelled() => None,
-            batch = self.subscription.recv() => Some(self.encode(&batch)),
+            batch = self.subscription.recv() => Some(self.hand_over(&batch)),
             _ = self.keepalive.tick() => Some(Bytes::from_static(b": keep-alive\n\n")),
         }
     }
 
     // docs:start sse-encode
     /// All events of one batch in one chunk, so they go out in one write.
-    fn encode(&self, batch: &Batch) -> Bytes {
+    fn hand_over(&self, batch: &Batch) -> Bytes {
         let mut out = String::new();
         if batch.missed > 0 || batch.reset {
             out.push_str(&format!(
@@ -146,8 +145,7 @@ impl EventStream {
                 message.json()
             ));
         }
-        self.tally.delivered(&batch.messages);
-        self.tally.missed(batch);
+        self.tally.handed_over(batch);
         Bytes::from(out)
     }
     // docs:end sse-encode

@@ -55,10 +55,11 @@ async fn poll_latency_follows_the_interval_and_push_is_far_faster() {
         "poll p50 {} ms, expected about 100 (half the interval)",
         poll.p50
     );
+    // Not the max: one poll held up by a busy machine would decide it.
     assert!(
-        poll.max < 2.0 * 200.0,
-        "poll max {} ms, expected at most about one 200 ms interval",
-        poll.max
+        poll.p90 < 2.0 * 200.0,
+        "poll p90 {} ms, expected at most about one 200 ms interval",
+        poll.p90
     );
     for push in ["sse", "ws", "longpoll"] {
         let p50 = report.techniques[push].latency_ms.p50;

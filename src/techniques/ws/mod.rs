@@ -79,7 +79,6 @@ pub async fn handle(
     if let Err(refusal) = check_handshake(&req) {
         return Ok(refuse(&refusal));
     }
-    let cursor = state.hub.caught_up(cursor).await;
 
     let (response, session, frames) = actix_ws::handle(&req, body).map_err(handshake_error)?;
     let frames = frames
@@ -90,7 +89,7 @@ pub async fn handle(
     // Register for wake-ups and take the backlog, then hand the socket to
     // its own task and answer 101 at once.
     let subscriber = Subscriber {
-        subscription: state.hub.subscribe(cursor),
+        subscription: state.hub.subscribe(cursor).await,
         tally: Tally::of(&req, &state.stats, Technique::ws),
         peer: req.peer_addr().map(|peer| peer.ip()),
         teacher: state.teacher.allows(&req),
@@ -174,13 +173,12 @@ impl Endpoint for Subscriber {
                 epoch: self.subscription.epoch(),
             };
             connection.text(gap.text()).await?;
-            self.tally.missed(batch);
         }
         for message in &batch.messages {
             let frame = message.ws_frame.get_or_init(|| message_frame(message));
             connection.text(frame.clone()).await?;
         }
-        self.tally.delivered(&batch.messages);
+        self.tally.handed_over(batch);
         Ok(())
     }
 
