@@ -12,7 +12,11 @@
 //    note; the latency strip has a ringed dot whose title is "#id (yours)
 //    · N ms";
 // 3. every dot of a strip says its message's id and delay;
-// 4. the table keeps the newest 20 rows, newest first.
+// 4. the table keeps the newest 20 rows, newest first;
+// 5. after a hub restart ids begin again at 1, and the table keeps runs
+//    apart: the rows before are marked as an earlier run under a line
+//    that says so, and the new run's #1 gets a row of its own with its
+//    own text and delays, while the earlier #1 keeps its own.
 //
 //   node tests/browser/mine.test.mjs http://127.0.0.1:PORT/ target/browser/mine.png
 //
@@ -94,10 +98,48 @@ await runInBrowser(async (context) => {
   await page.locator('form[data-action="publish"] [name="via"]').selectOption("post");
   const last = await page.evaluate(publishMany, { count: KEPT_ROWS, timeout: STEP_MS });
   await page.locator(`[data-your-messages] tr[data-id="${last}"]`).waitFor({ timeout: STEP_MS });
-  const ids = await page.locator("[data-your-messages] tbody tr").evaluateAll((rows) => rows.map((r) => Number(r.dataset.id)));
+  const ids = await page.locator("[data-your-messages] tbody tr[data-id]").evaluateAll((rows) => rows.map((r) => Number(r.dataset.id)));
   if (ids.length !== KEPT_ROWS || ids[0] !== last || ids.includes(byPost.id) || ids.includes(byWs.id)) {
     throw new Error(`after ${KEPT_ROWS + 2} messages the table holds ${ids.length}: ${ids.join(" ")}`);
   }
+
+  step("5. a hub restart: ids from 1 again, and the table keeps the two runs apart");
+  await control(page, "/api/generator", { rate: 0 });
+  await control(page, "/api/hub/restart", {});
+  await waitForEarlierRun(page, KEPT_ROWS);
+  const first = await publishUntil(page, 1, "first run's");
+  const firstRow = await fullRow(page, first);
+  step(`   #${first} of one run: ${describe(firstRow.delays)}`);
+  await control(page, "/api/hub/restart", {});
+  await waitForEarlierRun(page, KEPT_ROWS);
+  const again = await publishUntil(page, first, "second run's");
+  if (again !== first) throw new Error(`the second run's message is #${again}, not #${first} again`);
+  const rows = await page.locator("[data-your-messages] tbody tr").evaluateAll((trs) =>
+    trs.map((tr) => ({
+      id: tr.dataset.id,
+      earlier: tr.dataset.earlierRun !== undefined,
+      divider: tr.dataset.runDivider !== undefined,
+      text: tr.querySelector(".text")?.textContent,
+      delays: Object.fromEntries([...tr.querySelectorAll("[data-lane-delay]")].map((c) => [c.dataset.laneDelay, c.textContent])),
+    })),
+  );
+  const shape = rows.map((r) => (r.divider ? "—" : `#${r.id}${r.earlier ? "(earlier)" : ""}`));
+  if (shape[0] !== `#${first}` || shape[1] !== "—" || shape[2] !== `#${first}(earlier)` || shape[3] !== "—") {
+    throw new Error(`after two restarts the table reads ${shape.join(" ")}`);
+  }
+  if (rows.filter((r) => r.divider).length !== 2 || rows.slice(4).some((r) => r.divider || !r.earlier)) {
+    throw new Error(`the earlier runs are not all marked, under one line each: ${shape.join(" ")}`);
+  }
+  if (rows.filter((r) => !r.divider).length !== KEPT_ROWS) throw new Error(`${rows.length} rows: ${shape.join(" ")}`);
+  if (rows[2].text !== firstRow.text || JSON.stringify(rows[2].delays) !== JSON.stringify(firstRow.delays)) {
+    throw new Error(`the earlier #${first} changed: ${JSON.stringify(rows[2])}, was ${JSON.stringify(firstRow)}`);
+  }
+  const secondRow = await fullRow(page, first);
+  if (secondRow.text === firstRow.text || !secondRow.text.startsWith("second run's")) {
+    throw new Error(`the new #${first} says "${secondRow.text}" (the earlier one said "${firstRow.text}")`);
+  }
+  step(`   #${first} of the next run: ${describe(secondRow.delays)}; the earlier #${first} kept ${describe(firstRow.delays)}`);
+  await control(page, "/api/generator", { rate: 4 });
 
   mkdirSync(dirname(screenshot), { recursive: true });
   await page.locator(".yours").scrollIntoViewIfNeeded();
@@ -212,6 +254,67 @@ async function publishMany({ count, timeout }) {
     });
   }
   return id;
+}
+
+// A global control, from the page (a loopback server leaves them open).
+async function control(page, path, body) {
+  const status = await page.evaluate(
+    ({ path, body }) =>
+      fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.status),
+    { path, body },
+  );
+  if (status !== 200) throw new Error(`POST ${path}: ${status}`);
+}
+
+// Waits until the lanes heard of the new run: the table's `count` rows so
+// far are marked as an earlier run, under a line that says so.
+async function waitForEarlierRun(page, count) {
+  await page
+    .waitForFunction(
+      (count) => {
+        const rows = [...document.querySelectorAll("[data-your-messages] tbody tr")];
+        const marked = rows.filter((tr) => tr.dataset.earlierRun !== undefined);
+        const line = rows.find((tr) => tr.dataset.runDivider !== undefined);
+        return marked.length === count && line?.nextElementSibling === marked[0];
+      },
+      count,
+      { timeout: STEP_MS },
+    )
+    .catch(() => {
+      throw new Error(`after the restart the table's ${count} rows are not marked as an earlier run under a line`);
+    });
+}
+
+// Publishes from the box by POST, with the generator off, until a message
+// gets id `least` or more (a generator message may slip in first); its id.
+async function publishUntil(page, least, label) {
+  await page.locator('form[data-action="publish"] [name="via"]').selectOption("post");
+  for (let tries = 0; tries < 5; tries++) {
+    const id = await publish(page, `${label} ${Date.now()}`);
+    if (id >= least) return id;
+  }
+  throw new Error(`five publishes did not reach #${least}`);
+}
+
+// The newest row for `id`, once all four lanes have its delay.
+async function fullRow(page, id) {
+  const row = page.locator(`[data-your-messages] tr[data-id="${id}"]:not([data-earlier-run])`);
+  await page
+    .waitForFunction(
+      (id) => {
+        const tr = document.querySelector(`[data-your-messages] tr[data-id="${id}"]:not([data-earlier-run])`);
+        return tr && [...tr.querySelectorAll("[data-lane-delay]")].every((cell) => cell.textContent !== "");
+      },
+      id,
+      { timeout: STEP_MS },
+    )
+    .catch(() => {
+      throw new Error(`#${id}'s row did not fill in all four lanes`);
+    });
+  return row.evaluate((tr) => ({
+    text: tr.querySelector(".text").textContent,
+    delays: Object.fromEntries([...tr.querySelectorAll("[data-lane-delay]")].map((c) => [c.dataset.laneDelay, c.textContent])),
+  }));
 }
 
 function describe(delays) {
