@@ -303,7 +303,11 @@ export class Timeline {
     const arrived = this.y(request.t) + this.slant;
     const start = Math.max(this.y(this.now()) - this.slant, arrived);
     const key = request.exchange?.key;
-    if (request.exchange) request.exchange.answeredAt ??= performance.now();
+    if (request.exchange) {
+      request.exchange.answeredAt ??= performance.now();
+      // The cursor it asked from, when the lane says (lane.asked(since)).
+      request.exchange.since = request.since;
+    }
     request.line?.classList.remove("queued");
     if (start - arrived >= this.heldMin) {
       const held = this.keep(svg(this.scroll, "line", { class: "held", x1: this.serverX, x2: this.serverX, y1: arrived.toFixed(1), y2: start.toFixed(1) }));

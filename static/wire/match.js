@@ -10,11 +10,13 @@
 // time, so the exchange whose two times lie closest to the arrow's two is
 // the one — even for long-polls answered one after another within
 // milliseconds, where the times of a neighbour are a whole exchange away on
-// one end or the other; there, the number of messages the answer carried
-// must also be the number the lane drew. A stream is matched by its opening
-// alone.
+// one end or the other. The two clocks' offset is known only to a few ms
+// (more on a busy machine), so what the exchange said must also agree: the
+// cursor it asked from (`since=` in its request line, when the lane said
+// which) and the number of messages its answer carried. A stream is
+// matched by its opening alone.
 
-import { bodyText } from "./bytes.js";
+import { bodyText, decode, text } from "./bytes.js";
 
 // Farther than this from every recorded exchange (ms), the arrow's was not
 // recorded: it happened before the wire view was open, or fell out of the
@@ -46,10 +48,22 @@ export function findExchange(drawn, exchanges, clock) {
 function distance(drawn, exchange, clock) {
   const started = pageTime(exchange.started_at_us, clock);
   const opening = Math.abs(started - drawn.sentAt);
-  if (drawn.stream || drawn.answeredAt === null || exchange.answered_at_us === null) return opening;
+  if (drawn.stream) return opening;
+  // An answer the page drew was written by the server before: an exchange
+  // still unanswered there is a later one.
+  if (drawn.answeredAt !== null && exchange.answered_at_us === null) return Infinity;
+  if (drawn.answeredAt === null || exchange.answered_at_us === null) return opening;
   const answered = pageTime(exchange.answered_at_us, clock);
   const cost = Math.max(opening, Math.abs(answered - drawn.answeredAt));
-  return drawn.count === undefined || drawn.count === messagesIn(exchange) ? cost : cost + FAR_MS;
+  const sameCount = drawn.count === undefined || drawn.count === messagesIn(exchange);
+  const sameCursor = drawn.since === undefined || String(drawn.since) === String(sinceIn(exchange));
+  return sameCount && sameCursor ? cost : cost + FAR_MS;
+}
+
+// The `since=` of an exchange's request line, or null without one.
+function sinceIn(exchange) {
+  const requestLine = text(decode(exchange.request_head)).split("\r\n", 1)[0];
+  return requestLine.match(/[?&]since=(\d+)/)?.[1] ?? null;
 }
 
 // How many messages a poll's or long-poll's answer carried, or undefined.
