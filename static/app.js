@@ -24,10 +24,7 @@ import { attach as followYourMessages } from "./mine.js";
 import { fillTheScreen } from "./screen.js";
 import { attach as attachWire } from "./wire.js";
 import { attach as attachFaults } from "./faults.js";
-import * as poll from "./lanes/poll.js";
-import * as longpoll from "./lanes/longpoll.js";
-import * as sse from "./lanes/sse.js";
-import * as ws from "./lanes/ws.js";
+import { NAMES } from "./techniques.js";
 
 // The latency strip under each lane shows this much history.
 const STRIP_WINDOW_MS = 60000;
@@ -48,16 +45,10 @@ const clock = await Clock.measure();
 clock.show(document.querySelector("[data-clock]"));
 
 const settings = readSettings();
-lanes = {
-  poll: new Lane("poll", clock),
-  longpoll: new Lane("longpoll", clock),
-  sse: new Lane("sse", clock),
-  ws: new Lane("ws", clock),
-};
-poll.run(lanes.poll, settings);
-longpoll.run(lanes.longpoll, settings);
-sse.run(lanes.sse);
-ws.run(lanes.ws);
+// One lane per technique, each run by its client in lanes/<name>.js.
+lanes = Object.fromEntries(NAMES.map((name) => [name, new Lane(name, clock)]));
+const clients = await Promise.all(NAMES.map((name) => import(`./lanes/${name}.js`)));
+NAMES.forEach((name, i) => clients[i].run(lanes[name], settings));
 
 announce(document.querySelector("[data-announce]"), lanes);
 followYourMessages(document.querySelector("[data-your-messages]"), lanes);

@@ -9,8 +9,8 @@
 // lanes.
 
 import { bars, cdf } from "./charts.js";
+import { SHORT_NAME } from "./techniques.js";
 
-const SHORT_NAMES = { poll: "short poll", longpoll: "long-poll", sse: "SSE", ws: "WebSocket" };
 
 export class Comparison {
   constructor(lanes, figures) {
@@ -23,13 +23,13 @@ export class Comparison {
   draw() {
     cdf(
       this.latency,
-      this.lanes.map((lane) => ({ name: lane.name, label: SHORT_NAMES[lane.name], values: lane.samples.filter((s) => !s.backlog).map((s) => s.ms) })),
+      this.lanes.map((lane) => ({ name: lane.name, label: SHORT_NAME[lane.name], values: lane.samples.filter((s) => !s.backlog).map((s) => s.ms) })),
     );
     bars(
       this.bytes,
       this.lanes.map((lane) => {
         const value = this.figures.bytesPerMessage(lane.name);
-        return { name: lane.name, label: SHORT_NAMES[lane.name], value, text: value === null ? "" : `${value.toFixed(0)} B` };
+        return { name: lane.name, label: SHORT_NAME[lane.name], value, text: value === null ? "" : `${value.toFixed(0)} B` };
       }),
     );
   }

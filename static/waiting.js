@@ -8,9 +8,10 @@
 // how long it waited, as the browser timed it.
 
 import * as queue from "./queue.js";
+import { TECHNIQUES } from "./techniques.js";
 
 // The lanes whose requests count against the six connections.
-const LANES = ["poll", "longpoll", "sse"];
+const LANES = TECHNIQUES.filter((t) => t.sharesConnections).map((t) => t.name);
 // A finished request's wait stays on the lane this long.
 const WAITED_SHOWN_MS = 4000;
 

@@ -25,6 +25,7 @@ use serde::Serialize;
 use super::chart::colour;
 use super::report::{Report, TechniqueReport, in_order};
 use super::{Error, LoadArgs, run_all};
+use crate::technique::Technique;
 
 /// The fewest messages one rate's run publishes, on average.
 pub const MIN_MESSAGES: f64 = 6.0;
@@ -204,9 +205,9 @@ fn draw(crossover: &Crossover, measure: &Measure, path: &Path) -> Result<(), Err
             .filter(|&(_, y)| y > 0.0)
             .collect()
     };
-    let all: Vec<(f64, f64)> = ["poll", "longpoll", "sse", "ws"]
-        .iter()
-        .flat_map(|t| points(t))
+    let all: Vec<(f64, f64)> = Technique::ALL
+        .into_iter()
+        .flat_map(|t| points(t.name()))
         .collect();
     let (x_min, x_max) = bounds(all.iter().map(|p| p.0));
     let (y_min, y_max) = bounds(all.iter().map(|p| p.1));
@@ -232,7 +233,7 @@ fn draw(crossover: &Crossover, measure: &Measure, path: &Path) -> Result<(), Err
         .x_desc("messages per second (log scale)")
         .y_desc(format!("{label} (log scale)"))
         .draw()?;
-    for technique in ["poll", "longpoll", "sse", "ws"] {
+    for technique in Technique::ALL.map(Technique::name) {
         let c = colour(technique);
         let line = points(technique);
         chart
@@ -313,21 +314,17 @@ pub fn markdown(crossover: &Crossover, charts: Option<&str>) -> String {
         if let Some(stem) = charts {
             out.push_str(&format!("![{label}]({stem}-{name}.svg)\n\n"));
         }
-        out.push_str("| msg/s | poll | longpoll | sse | ws |\n|---:|---:|---:|---:|---:|\n");
+        let names = Technique::ALL.map(Technique::name);
+        out.push_str(&format!("| msg/s | {} |\n|---:|", names.join(" | ")));
+        out.push_str(&"---:|".repeat(names.len()));
+        out.push('\n');
         for run in &crossover.rates {
-            let cell = |t: &str| {
+            let cells = names.map(|t| {
                 run.techniques
                     .get(t)
                     .map_or("–".into(), |m| format!("{:.1}", read(m)))
-            };
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} |\n",
-                run.rate,
-                cell("poll"),
-                cell("longpoll"),
-                cell("sse"),
-                cell("ws")
-            ));
+            });
+            out.push_str(&format!("| {} | {} |\n", run.rate, cells.join(" | ")));
         }
         out.push('\n');
     }

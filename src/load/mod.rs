@@ -32,7 +32,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use arrivals::Arrivals;
-use clap::{Args, ValueEnum};
+use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -44,12 +45,13 @@ use report::{Latency, Report, Spread, TechniqueReport};
 use server::Server;
 
 use crate::process::{CoreTicks, Usage};
+use crate::technique::Technique;
 
 /// Options of `pushlab load`.
 #[derive(Args, Clone, Debug, Serialize)]
 pub struct LoadArgs {
     /// Which technique to load; `all` runs the four one after another with the same settings.
-    #[arg(long, value_enum, default_value = "all")]
+    #[arg(long, default_value = "all", value_parser = Choice::parser())]
     pub technique: Choice,
     /// Concurrent clients (up to about 20,000 on one machine; raise `ulimit -n` for more).
     #[arg(long, default_value_t = 100)]
@@ -134,32 +136,30 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_f64(d.as_secs_f64())
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Choice {
-    Poll,
-    Longpoll,
-    Sse,
-    Ws,
-    All,
-}
+/// `--technique`: one technique, or all of them (`None`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub struct Choice(Option<Technique>);
 
 impl Choice {
-    fn techniques(self) -> Vec<Choice> {
-        match self {
-            Choice::All => vec![Choice::Poll, Choice::Longpoll, Choice::Sse, Choice::Ws],
-            one => vec![one],
+    fn techniques(self) -> Vec<Technique> {
+        match self.0 {
+            Some(one) => vec![one],
+            None => Technique::ALL.to_vec(),
         }
     }
 
-    fn name(self) -> &'static str {
-        match self {
-            Choice::Poll => "poll",
-            Choice::Longpoll => "longpoll",
-            Choice::Sse => "sse",
-            Choice::Ws => "ws",
-            Choice::All => "all",
-        }
+    /// `--technique`'s values: every technique's name, and `all`.
+    fn parser() -> impl TypedValueParser<Value = Choice> {
+        let names = Technique::ALL.map(Technique::name);
+        PossibleValuesParser::new(names.into_iter().chain(["all"]))
+            .map(|name| Choice(Technique::named(&name)))
+    }
+}
+
+impl From<Choice> for String {
+    fn from(choice: Choice) -> String {
+        choice.0.map_or("all", Technique::name).to_owned()
     }
 }
 
@@ -318,7 +318,7 @@ struct Published {
 
 /// One technique's run: connect every client, publish, drain, measure.
 async fn run_technique(
-    technique: Choice,
+    technique: Technique,
     args: &LoadArgs,
     servers: &[Server],
 ) -> Result<TechniqueReport, Error> {
@@ -360,7 +360,7 @@ async fn run_technique(
 
 /// Starts every client (paced by `--ramp`, or a few hundred connecting at a
 /// time) and waits up to a minute until all are subscribed.
-async fn connect_clients(technique: Choice, run: &Rc<Run>) -> Vec<tokio::task::JoinHandle<()>> {
+async fn connect_clients(technique: Technique, run: &Rc<Run>) -> Vec<tokio::task::JoinHandle<()>> {
     let clients = run.settings.clients;
     eprintln!("{}: connecting {clients} clients…", technique.name());
     let mut tasks = Vec::with_capacity(clients);
@@ -386,7 +386,7 @@ async fn connect_clients(technique: Choice, run: &Rc<Run>) -> Vec<tokio::task::J
 
 /// Publishes for `--duration` with a progress bar, then waits (up to
 /// `--drain`) until the last message has reached every client.
-async fn publish_and_drain(technique: Choice, run: &Run) -> Published {
+async fn publish_and_drain(technique: Technique, run: &Run) -> Published {
     let args = &run.settings;
     let schedule = arrivals::schedule(args.arrivals, args.rate, args.duration, &mut rand::rng());
     let progress = ProgressBar::new(schedule.len() as u64).with_style(

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::technique::Technique;
+
 /// The JSON document `--json` writes.
 #[derive(Serialize)]
 pub struct Report {
@@ -87,8 +89,9 @@ pub struct Spread {
 
 /// The techniques in teaching order: poll, longpoll, sse, ws.
 pub fn in_order(report: &Report) -> impl Iterator<Item = (&str, &TechniqueReport)> {
-    ["poll", "longpoll", "sse", "ws"]
+    Technique::ALL
         .into_iter()
+        .map(Technique::name)
         .filter_map(|name| report.techniques.get(name).map(|t| (name, t)))
 }
 

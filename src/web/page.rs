@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use self::address::StudentAddress;
-use super::lanes::{LANES, Lane};
+use super::lanes::{self, Lane};
 use crate::error::ApiError;
 use crate::publish::{MAX_AUTHOR_CHARS, MAX_TEXT_CHARS};
 use crate::state::AppState;
@@ -29,7 +29,7 @@ struct Index<'a> {
     max_author: usize,
     max_text: usize,
     epoch: &'a str,
-    lanes: &'a [Lane],
+    lanes: Vec<Lane>,
     /// The choices of the poll-interval control, in milliseconds.
     poll_intervals: &'a [u32],
     /// The choices of the long-poll timeout control, in seconds.
@@ -64,7 +64,7 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         max_author: MAX_AUTHOR_CHARS,
         max_text: MAX_TEXT_CHARS,
         epoch: &epoch,
-        lanes: &LANES,
+        lanes: lanes::lanes(),
         poll_intervals: &POLL_INTERVALS_MS,
         longpoll_timeouts: &timeouts,
         students,

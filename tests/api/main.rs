@@ -36,6 +36,7 @@ mod support;
 mod tab_faults;
 mod tabs;
 mod teacher_names;
+mod techniques;
 mod vendor;
 mod websocket;
 mod wire;

@@ -13,6 +13,7 @@
 // Every wait is bounded.
 
 import { LANES, STEP_MS, runInBrowser, step, watch } from "./harness.mjs";
+import { TECHNIQUES } from "../../static/techniques.js";
 
 const [url, screenshot] = process.argv.slice(2);
 if (!url || !screenshot) {
@@ -20,7 +21,7 @@ if (!url || !screenshot) {
   process.exit(2);
 }
 
-const TITLES = { poll: "Short polling", longpoll: "Long-polling", sse: "Server-Sent Events", ws: "WebSocket" };
+const TITLES = Object.fromEntries(TECHNIQUES.map((t) => [t.name, t.title]));
 
 // The first long-poll sent at or after `since` with `timeout`, within 2 s.
 async function firstLongpollAfter(since, timeout) {

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { NAMES } from "../../static/techniques.js";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const FLAGS = [
@@ -21,7 +22,8 @@ const FLAGS = [
 ];
 // The longest one step may take.
 export const STEP_MS = 15000;
-export const LANES = ["poll", "longpoll", "sse", "ws"];
+// The techniques, as the page lists them (static/techniques.js).
+export const LANES = NAMES;
 // Each lane's endpoint, in the order of LANES.
 export const LANE_PATHS = ["/api/poll", "/api/longpoll", "/api/sse", "/ws"];
 

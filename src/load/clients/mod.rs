@@ -11,24 +11,25 @@ pub mod ws;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::Run;
 use super::http::{Connection, Error};
 use super::record::{missed_in, next_in, scan_messages};
-use super::{Choice, Run};
+use crate::technique::Technique;
 
 /// How long a client waits before reconnecting after an error.
 const RECONNECT_DELAY: Duration = Duration::from_millis(200);
 
 /// Client `index` of `technique`: connected, and reconnected with its cursor
 /// after every error, until the run stops.
-pub async fn client(technique: Choice, run: Rc<Run>, index: usize) {
+pub async fn client(technique: Technique, run: Rc<Run>, index: usize) {
     let mut cursor = None;
     let reconnecting = async {
         loop {
             let _ = match technique {
-                Choice::Poll => poll::connection(&run, index, &mut cursor).await,
-                Choice::Longpoll => longpoll::connection(&run, index, &mut cursor).await,
-                Choice::Sse => sse::connection(&run, index, &mut cursor).await,
-                Choice::Ws | Choice::All => ws::connection(&run, index, &mut cursor).await,
+                Technique::poll => poll::connection(&run, index, &mut cursor).await,
+                Technique::longpoll => longpoll::connection(&run, index, &mut cursor).await,
+                Technique::sse => sse::connection(&run, index, &mut cursor).await,
+                Technique::ws => ws::connection(&run, index, &mut cursor).await,
             };
             run.recorder.borrow_mut().errors += 1;
             tokio::time::sleep(RECONNECT_DELAY).await;
