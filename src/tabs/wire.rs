@@ -622,6 +622,39 @@ mod tests {
     }
 
     #[test]
+    fn an_exchange_keeps_at_most_its_caps_per_direction() {
+        let mut record = Record::new(
+            Bytes::from_static(b"GET / HTTP/1.1\r\n\r\n"),
+            Technique::sse,
+        );
+        for _ in 0..3 {
+            record.keep(
+                Dir::Out,
+                Bytes::from(vec![b'x'; SIDE_CAP / 2 + 1]),
+                SIDE_CAP / 2 + 1,
+            );
+        }
+        assert_eq!(record.count(Dir::Out), 1, "two halves and more do not fit");
+        assert_eq!(record.dropped[Dir::Out as usize], 2);
+        record.keep(
+            Dir::Out,
+            Bytes::from(vec![b'y'; SIDE_CAP + 10]),
+            SIDE_CAP + 10,
+        );
+        let last = record.parts.back().unwrap();
+        assert_eq!(
+            (last.bytes.len(), last.len),
+            (SIDE_CAP, SIDE_CAP + 10),
+            "cut, and said so"
+        );
+        for _ in 0..KEPT_PARTS + 5 {
+            record.keep(Dir::In, Bytes::from_static(b"z"), 1);
+        }
+        assert_eq!(record.count(Dir::In), KEPT_PARTS);
+        assert!(record.held[Dir::Out as usize] <= SIDE_CAP);
+    }
+
+    #[test]
     fn chunk_framing_is_counted_as_written() {
         for len in [1, 15, 16, 255, 256, 4096] {
             let written = format!("{len:X}\r\n").len() + 2;
