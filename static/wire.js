@@ -193,6 +193,9 @@ class WireView {
     }
     const state = exchange ? `${exchange.id}/${exchange.bytes_in}/${exchange.bytes_out}/${exchange.parts.length}/${exchange.response_head !== null}` : why;
     if (state === this.shownState) return;
+    // Another exchange starts at its top; the same one, grown, stays put.
+    if (exchange?.id !== this.shownId) this.panel.scrollTop = 0;
+    this.shownId = exchange?.id;
     this.shownState = state;
     if (exchange) render(this.bytes, exchange, this.clock, note);
     else renderMissing(this.bytes, why);
