@@ -53,8 +53,12 @@ function distance(drawn, exchange, clock) {
   // still unanswered there is a later one.
   if (drawn.answeredAt !== null && exchange.answered_at_us === null) return Infinity;
   if (drawn.answeredAt === null || exchange.answered_at_us === null) return opening;
+  // A request may wait in the browser's queue before it leaves, so its
+  // head may reach the server long after the arrow was drawn — never
+  // before. Its answer is drawn as it arrives.
   const answered = pageTime(exchange.answered_at_us, clock);
-  const cost = Math.max(opening, Math.abs(answered - drawn.answeredAt));
+  const early = Math.max(0, drawn.sentAt - pageTime(exchange.started_at_us, clock));
+  const cost = Math.max(early, Math.abs(answered - drawn.answeredAt));
   const sameCount = drawn.count === undefined || drawn.count === messagesIn(exchange);
   const sameCursor = drawn.since === undefined || String(drawn.since) === String(sinceIn(exchange));
   return sameCount && sameCursor ? cost : cost + FAR_MS;

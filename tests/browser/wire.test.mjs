@@ -4,8 +4,8 @@
 //    ([data-wire-panel]) and starts the server recording this tab;
 // 2. in each lane, a newer arrow clicked shows in [data-wire] exactly the
 //    bytes the server logged for that exchange (request head, response
-//    head, body), and the exchange is the one that arrow drew: the first
-//    of its lane to reach the server after the arrow went;
+//    head, body), and the exchange is the one that arrow drew: the newest
+//    of its lane to reach the server before the arrow back was drawn;
 // 3. the WebSocket's handshake shows the Sec-WebSocket-Extensions this
 //    browser offered and the 101 answered, and its frames are taken apart:
 //    FIN, RSV1–3, opcode, MASK, the length's encoding, the masking key —
@@ -31,22 +31,23 @@ if (!url || !screenshot) {
   process.exit(2);
 }
 
-// The browser's clock and the server's are one clock here, read to the ms.
-const SAME_CLOCK_MS = 2;
-
 await runInBrowser(async (context) => {
   const page = context.pages()[0] ?? (await context.newPage());
   watch(page, "page");
   await page.setViewportSize({ width: 1280, height: 720 });
-  // When each exchange's first arrow was drawn (Date.now(), ms).
+  // When each exchange's first arrow, and its arrow back, were drawn
+  // (Date.now(), ms, as the observer hears of them: a little late).
   await page.addInitScript(() => {
     window.drawnAt = {};
+    window.backAt = {};
     addEventListener("DOMContentLoaded", () => {
       new MutationObserver((changes) => {
         for (const change of changes) {
           for (const node of change.addedNodes) {
             const key = node.dataset?.exchange;
-            if (key) window.drawnAt[key] ??= Date.now();
+            if (!key) continue;
+            window.drawnAt[key] ??= Date.now();
+            if (node.matches("line.arrow:not(.ask)")) window.backAt[key] ??= Date.now();
           }
         }
       }).observe(document.querySelector("main.lanes"), { childList: true, subtree: true });
@@ -73,8 +74,8 @@ await runInBrowser(async (context) => {
     await page.locator(`[data-wire][data-wire-for="${key}"]`).waitFor({ state: "attached", timeout: STEP_MS });
     const shown = await shownExchange(page, tab, lane);
     await sameBytes(page, shown, ["request-head", "response-head", "response-body"]);
-    const drawnAt = await page.evaluate((key) => window.drawnAt[key], key);
-    await isTheOneDrawn(page, tab, lane, shown, drawnAt);
+    const backAt = await page.evaluate((key) => window.backAt[key], key);
+    await isTheOneDrawn(page, tab, lane, shown, backAt);
     step(`   ${key} is exchange ${shown.id}: ${shown.bytes_in} bytes in, ${shown.bytes_out} out`);
   }
 
@@ -244,16 +245,17 @@ async function sameBytes(page, exchange, parts) {
   }
 }
 
-// The exchange shown is the one the arrow drew: the first of its lane to
-// reach the server after the arrow was drawn (the browser's clock and the
-// server's are one clock here), not before it.
-async function isTheOneDrawn(page, tab, lane, shown, drawnAt) {
+// The exchange shown is the one the arrow drew: the lane asks again only
+// after it has drawn an answer, so its exchange is the newest of the lane
+// to have reached the server before the answer's arrow was drawn (the
+// browser's clock and the server's are one clock here).
+async function isTheOneDrawn(page, tab, lane, shown, backAt) {
   const log = await wireLog(page, tab);
   const ofLane = log.exchanges.filter((e) => e.technique === lane);
-  const first = ofLane.find((e) => e.started_at_us / 1000 >= drawnAt - SAME_CLOCK_MS);
-  if (first?.id !== shown.id) {
-    const around = ofLane.map((e) => `${e.id}: ${(e.started_at_us / 1000 - drawnAt).toFixed(0)} ms`);
-    throw new Error(`the ${lane} arrow drawn at ${drawnAt} shows exchange ${shown.id}; the first to reach the server after it was ${first?.id}; all: ${around.join(", ")}`);
+  const drawn = ofLane.filter((e) => e.started_at_us / 1000 <= backAt).at(-1);
+  if (drawn?.id !== shown.id) {
+    const around = ofLane.map((e) => `${e.id}: ${(e.started_at_us / 1000 - backAt).toFixed(0)} ms`);
+    throw new Error(`the ${lane} arrow answered at ${backAt} shows exchange ${shown.id}, not ${drawn?.id}; started relative to that: ${around.join(", ")}`);
   }
 }
 
