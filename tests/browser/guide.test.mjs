@@ -146,6 +146,59 @@ function labels(page, lane) {
   return page.locator(`[data-lane="${lane}"] .timeline text`).allTextContents();
 }
 
+// Records every label drawn on each lane's dialogue, with the page's time:
+// labels scroll out of the dialogue, so a probe could miss them.
+function recordLabels(page) {
+  return page.evaluate((lanes) => {
+    window.guideLabels = Object.fromEntries(lanes.map((lane) => [lane, []]));
+    for (const lane of lanes) {
+      new MutationObserver((changes) => {
+        for (const change of changes) {
+          for (const node of change.addedNodes) {
+            if (node.nodeName === "text") window.guideLabels[lane].push({ label: node.textContent, time: performance.now() });
+          }
+        }
+      }).observe(document.querySelector(`[data-lane="${lane}"] .timeline`), { childList: true, subtree: true });
+    }
+  }, LANES);
+}
+
+const drawnLabels = (page, lane) => page.evaluate((lane) => window.guideLabels[lane], lane);
+
+// Waits until `lane` drew, after its first `from` labels, one matching
+// `pattern`; returns it with its index (`at`).
+async function drawnLabel(page, lane, from, pattern, what) {
+  return until(async () => {
+    const all = await drawnLabels(page, lane);
+    const at = all.findIndex((e, i) => i >= from && pattern.test(e.label));
+    return at >= 0 && { ...all[at], at };
+  }, `${lane}: ${what}`).catch(async (error) => {
+    const drawnSince = (await drawnLabels(page, lane)).slice(from).map((e) => e.label);
+    throw new Error(`${error.message}; drawn since: ${JSON.stringify(drawnSince.slice(-20))}`);
+  });
+}
+
+// Clicks `fault` in `lane`'s "break" menu, opening it first.
+async function breakLane(page, lane, fault, seconds) {
+  const menu = page.locator(`[data-lane="${lane}"] details.faults`);
+  await menu.locator("summary").click();
+  if (seconds) await menu.locator('[name="offline-seconds"]').selectOption(String(seconds));
+  await menu.locator(`[data-fault="${fault}"]`).click();
+}
+
+// Every lane of `page` showed, since its first `from[lane]` entries, ids
+// one after the other and no "missed" note: a break lost nothing.
+async function noMessageLost(page, from, when) {
+  for (const [lane, entries] of Object.entries(await seen(page))) {
+    const since = entries.slice(from[lane]);
+    const missed = since.find((m) => m.note?.includes("missed"));
+    check(!missed, `${lane} ${when}: ${missed?.note}`);
+    const ids = since.filter((m) => m.id).map((m) => m.id);
+    const hole = ids.findIndex((id, k) => k > 0 && id !== ids[k - 1] + 1);
+    check(ids.length > 0 && hole < 0, `${lane} ${when}: ids ${ids.slice(Math.max(0, hole - 3), hole + 3).join(", ")}`);
+  }
+}
+
 // Publishes `text` from `page` by an ordinary POST, as a partner would from
 // another laptop, without waiting for it to arrive anywhere.
 async function post(page, text) {
@@ -332,6 +385,15 @@ async function play(context) {
     const options = await teacher.locator(`[name="${name}"] option`).allTextContents();
     const guideSays = listed(setting);
     check(JSON.stringify(options.map((o) => o.trim())) === JSON.stringify(guideSays), `the page offers ${options.join(", ")} as ${setting}; the guide lists ${guideSays.join(", ")}`);
+  }
+
+  step("who may change what: each lane's break menu, as the guide names it");
+  const offlineOffered = await teacher.locator('[data-lane="ws"] [name="offline-seconds"] option').allTextContents();
+  check(JSON.stringify(offlineOffered.map((o) => o.trim())) === JSON.stringify(listed("go offline")), `the page offers ${offlineOffered.join(", ")} offline; the guide lists ${listed("go offline").join(", ")}`);
+  for (const lane of LANES) {
+    const drop = (await teacher.locator(`[data-lane="${lane}"] [data-fault="drop"]`).textContent()).trim();
+    const named = lane === "poll" ? "drop the next poll" : "drop this connection";
+    check(drop === named && guide.includes(`**${named}**`), `${lane}: the drop button says "${drop}"`);
   }
 
   step("whose figures: this tab's in large type, the class's marked class, the latency rows and charts say whose");
@@ -582,7 +644,81 @@ async function play(context) {
   await first.page.locator('[name="via"]').selectOption("post");
 
   // ---- step 6 ----
-  step("step 6: the pairs' curl commands, as written in the guide");
+  step("step 6: a student drops each lane's connection: each comes back its own way, from its cursor");
+  const breaker = second.page;
+  await recordLabels(breaker);
+  const problemsBeforeBreaks = problems.length;
+  const shownBeforeBreaks = Object.fromEntries(Object.entries(await seen(breaker)).map(([lane, entries]) => [lane, entries.length]));
+  for (const lane of LANES) {
+    // A long-poll is between two questions for a moment after each answer:
+    // a drop then finds nothing open, says so, and is asked again.
+    let broke = null;
+    for (let attempt = 0; attempt < 3 && !broke; attempt++) {
+      const from = (await drawnLabels(breaker, lane)).length;
+      await breakLane(breaker, lane, "drop");
+      const said = await drawnLabel(breaker, lane, from, /^you: drop/, "the drop said on the dialogue");
+      const outcome = await drawnLabel(breaker, lane, said.at, /dropped by the server|nothing was open/, "the drop's outcome");
+      if (!outcome.label.includes("nothing was open")) broke = outcome;
+    }
+    check(broke, `${lane}: nothing was open to drop, three times`);
+    if (lane === "sse") check(/browser retries · Last-Event-ID: \d+/.test(broke.label), `the SSE break says "${broke.label}", not the browser's retry with Last-Event-ID`);
+    if (lane === "ws") check(broke.label.includes("1006 (no close frame)"), `the WebSocket break says "${broke.label}", not 1006`);
+    if (lane !== "sse") await drawnLabel(breaker, lane, broke.at, /^backoff: retry in \d+\.\d s$/, "the page's own backoff");
+    const back = await drawnLabel(breaker, lane, broke.at, /^back: resumed from #\d+$/, '"back: resumed from #N"');
+    step(`  ${lane}: "${broke.label}", back ${Math.round(back.time - broke.time)} ms later`);
+  }
+  await noMessageLost(breaker, shownBeforeBreaks, "after the drops");
+
+  step("step 6: SSE and WebSocket offline for 3 s: SSE back within 2 s of the network; nothing lost");
+  const offline = {};
+  for (const lane of ["sse", "ws"]) {
+    const from = (await drawnLabels(breaker, lane)).length;
+    await breakLane(breaker, lane, "offline", 3);
+    offline[lane] = await drawnLabel(breaker, lane, from, /^you: offline for 3 s$/, "the offline said");
+  }
+  for (const lane of ["sse", "ws"]) {
+    await drawnLabel(breaker, lane, offline[lane].at, /^offline: no answer/, '"offline: no answer" on a cut try');
+    const back = await drawnLabel(breaker, lane, offline[lane].at, /^back: resumed from #\d+$/, `${lane} back after the offline`);
+    const after = back.time - offline[lane].time;
+    step(`  ${lane}: back ${Math.round(after)} ms after going offline for 3 s`);
+    check(after >= 3000 - 300, `${lane} was back ${Math.round(after)} ms after going offline for 3 s`);
+    // The browser's retry: every 2 s, so within 2 s of the network (and
+    // slack for a busy machine's timers).
+    if (lane === "sse") check(after <= 3000 + 2000 + 2500, `SSE was back only ${Math.round(after)} ms after going offline for 3 s`);
+  }
+  await noMessageLost(breaker, shownBeforeBreaks, "after the offline");
+  // The cut requests and streams are the lesson, not a fault of the page.
+  const cutByFaults = /ERR_EMPTY_RESPONSE|ERR_INCOMPLETE_CHUNKED_ENCODING|ERR_CONNECTION_(RESET|CLOSED)|WebSocket connection to .* failed|Failed to load resource/;
+  for (let i = problems.length - 1; i >= problemsBeforeBreaks; i--) if (cutByFaults.test(problems[i])) problems.splice(i, 1);
+
+  step("step 6: the teacher restarts the hub: every lane starts over, nothing reconnects, the key still works");
+  const handshakesBefore = students.map((s) => s.handshakes.length);
+  const entriesBefore = await Promise.all(students.map(async (s) => Object.fromEntries(Object.entries(await seen(s.page)).map(([l, e]) => [l, e.length]))));
+  await teacher.locator('[data-hub-controls] [data-action="restart-hub"]').click();
+  await teacher.locator("[data-hub-status]").filter({ hasText: /new run/ }).waitFor({ timeout: STEP_MS });
+  for (const [i, student] of students.entries()) {
+    await until(async () => {
+      const lanes = await seen(student.page);
+      return LANES.every((lane) => {
+        const after = lanes[lane].slice(entriesBefore[i][lane]);
+        const note = after.findIndex((m) => m.note?.includes("server restarted: starting over (new run)"));
+        return note >= 0 && after.slice(note).some((m) => m.id);
+      });
+    }, `${student.url}: every lane saying it starts over, then receiving the new run's messages`);
+    check(student.handshakes.length === handshakesBefore[i], `${student.url}: the WebSocket reconnected after the hub restart`);
+  }
+  const rows = await first.page.locator("[data-your-messages] tbody tr").evaluateAll((trs) =>
+    trs.map((tr) => ({ earlier: tr.dataset.earlierRun !== undefined, divider: tr.dataset.runDivider !== undefined, text: tr.querySelector(".text")?.textContent })),
+  );
+  const messageRows = rows.filter((r) => !r.divider);
+  check(messageRows.length > 0 && messageRows.every((r) => r.earlier) && rows.some((r) => r.divider) && messageRows.some((r) => r.text === upText),
+    `Your messages after the hub restart: ${JSON.stringify(rows)}`);
+  await setRate(teacher, 1);
+  const rateSaid = await teacher.locator('form[data-action="rate"] output').textContent();
+  check(rateSaid === "set for everyone", `after the hub restart the teacher's key no longer sets the generator: "${rateSaid}"`);
+
+  // ---- step 7 ----
+  step("step 7: the pairs' curl commands, as written in the guide");
   const studentAddress = new URL(studentUrls[0]).host;
   const commands = codeLines(guide, "sh").filter((line) => line.startsWith("curl ") && line.includes("ADDRESS"));
   check(commands.length >= 4, `only ${commands.length} curl commands with ADDRESS in the guide`);
@@ -623,7 +759,7 @@ async function play(context) {
     if (command.includes("/api/poll")) check(messages.some((m) => m.text === pairText), "the partner's message is not in the poll answer");
   }
 
-  step("step 6: the console snippets, as written in the guide");
+  step("step 7: the console snippets, as written in the guide");
   const snippets = codeLines(guide, "js").join("\n").split(/\n(?=const )/);
   const wsSnippet = snippets.find((s) => s.includes("new WebSocket"));
   const sseSnippet = snippets.find((s) => s.includes("new EventSource"));
@@ -640,8 +776,8 @@ async function play(context) {
   await until(() => logs.find((l) => / ms: [\d.]+$/.test(l) && !byHand.test(l)), "the console EventSource client's lines");
   await inConsole(third.cdp, "es.close(); ws.close();");
 
-  // ---- step 7 ----
-  step("step 7: four tabs of the page: the notice says so; the fourth tab is slowed, not frozen");
+  // ---- step 8 ----
+  step("step 8: four tabs of the page: the notice says so; the fourth tab is slowed, not frozen");
   const tabs = [];
   for (let n = 2; n <= 4; n++) {
     const tab = await context.newPage();
@@ -664,7 +800,7 @@ async function play(context) {
       throw new Error(`${error.message}; it says: ${await notice.textContent()}`);
     });
 
-  step("step 7: open them until one has to wait: six streams held, polls stop, SSE and WebSocket go on");
+  step("step 8: open them until one has to wait: six streams held, polls stop, SSE and WebSocket go on");
   const six = first.page.locator("[data-six]");
   await six.locator('[data-action="fill"]').click();
   // The last stream waits for a connection a long-poll's answer frees.
@@ -690,8 +826,8 @@ async function play(context) {
     check(!caughtUp[lane].slice(before[lane].length).some((m) => m.note), `the ${lane} lane missed messages while held: ${JSON.stringify(caughtUp[lane].filter((m) => m.note))}`);
   }
 
-  // ---- step 8 ----
-  step("step 8: the generator back at 1");
+  // ---- step 9 ----
+  step("step 9: the generator back at 1");
   await setRate(teacher, 1);
   await teacher.screenshot({ path: join(outDir, "guide-teacher.png") });
 }
