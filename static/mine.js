@@ -27,13 +27,13 @@
 //   in the dialogue, a ringed dot with its id in the latency strip).
 
 import { formatMs } from "./figures.js";
+import { NAMES } from "./techniques.js";
 
 // Rows in the table: enough to compare a few tries, bounded for a long lesson.
 const KEPT_ROWS = 20;
 // Deliveries remembered before we know whose they are: at 100 msg/s about
 // half a second per lane, far longer than a publish's answer takes.
 const REMEMBERED_DELIVERIES = 200;
-const LANE_ORDER = ["poll", "longpoll", "sse", "ws"];
 // The line above an earlier run's rows: short enough for one line of the
 // table, the whole story in its tooltip.
 const DIVIDER_TEXT = "↓ earlier run: ids began again at 1";
@@ -78,7 +78,7 @@ function hearNewRuns(lane) {
 
 // Lane `laneName` is now in run `epoch`. The first lane to hear of it
 // starts it for the table: the rows so far belong to an earlier run.
-export function newRun(laneName, epoch) {
+function newRun(laneName, epoch) {
   runOfLane[laneName] = epoch;
   if (epoch === currentRun) return;
   const ended = currentRun;
@@ -168,7 +168,7 @@ function addRow(id, run) {
   head.append(number, " ", text);
   row.append(head);
   const cells = {};
-  for (const lane of LANE_ORDER) {
+  for (const lane of NAMES) {
     cells[lane] = document.createElement("td");
     cells[lane].dataset.laneDelay = lane;
     row.append(cells[lane]);
@@ -184,7 +184,7 @@ function divider() {
   row.dataset.runDivider = "";
   const cell = document.createElement("th");
   cell.scope = "rowgroup";
-  cell.colSpan = 1 + LANE_ORDER.length;
+  cell.colSpan = 1 + NAMES.length;
   cell.textContent = DIVIDER_TEXT;
   cell.title = DIVIDER_TITLE;
   row.append(cell);
