@@ -458,6 +458,12 @@ fn response_head_len<B: MessageBody>(
 /// WebSocket handshake: actix took the rest of its stream for the request's
 /// body (it was to be the WebSocket's), and closes rather than read it as
 /// the next request.
+///
+/// A copy of a decision made elsewhere, kept in step by hand: the vendored
+/// encoder's (`vendor/actix-http/src/h1/codec.rs`, `Codec::encode`, which
+/// points back here, and `encoder.rs`, `encode_headers`). If the two part,
+/// `tests/api/counters.rs` fails: it compares these counts with a raw
+/// socket's bytes, `connection` header included.
 fn connection_header<B>(
     res: &ServiceResponse<B>,
     version: Version,

@@ -212,6 +212,11 @@ impl Encoder<Message<(Response<()>, BodySize)>> for Codec {
                     self.conn_type
                 };
 
+                // pushlab: what this block and the dispatcher decide about the
+                // `connection` header, pushlab's src/traffic.rs
+                // (`connection_header`) repeats to count the header's bytes
+                // without writing them: change one, change the other.
+                //
                 // pushlab: an upgrade the answer declined. A request may offer
                 // to switch protocols (`Upgrade: h2c` from `curl --http2` or
                 // Java's HttpClient); any answer but 101 declines the offer,
