@@ -166,16 +166,46 @@ function recordLabels(page) {
 const drawnLabels = (page, lane) => page.evaluate((lane) => window.guideLabels[lane], lane);
 
 // Waits until `lane` drew, after its first `from` labels, one matching
-// `pattern`; returns it with its index (`at`).
+// `pattern`; returns it with its index (`at`). It looks in the page, so a
+// busy machine spends no round trip per look.
 async function drawnLabel(page, lane, from, pattern, what) {
-  return until(async () => {
-    const all = await drawnLabels(page, lane);
-    const at = all.findIndex((e, i) => i >= from && pattern.test(e.label));
-    return at >= 0 && { ...all[at], at };
-  }, `${lane}: ${what}`).catch(async (error) => {
-    const drawnSince = (await drawnLabels(page, lane)).slice(from).map((e) => e.label);
-    throw new Error(`${error.message}; drawn since: ${JSON.stringify(drawnSince.slice(-20))}`);
-  });
+  const found = await page
+    .waitForFunction(
+      ({ lane, from, source }) => {
+        const all = window.guideLabels[lane];
+        const at = all.findIndex((e, i) => i >= from && new RegExp(source).test(e.label));
+        return at >= 0 && { ...all[at], at };
+      },
+      { lane, from, source: pattern.source },
+      { timeout: STEP_MS, polling: 100 },
+    )
+    .catch(async () => {
+      const drawnSince = (await drawnLabels(page, lane)).slice(from).map((e) => e.label);
+      throw new Error(`timed out: ${lane}: ${what}; drawn since: ${JSON.stringify(drawnSince.slice(-20))}`);
+    });
+  return found.jsonValue();
+}
+
+// Drops `lane`'s connection from its break menu and follows it back: the
+// break as the guide names it, the page's backoff (not for SSE: the
+// browser's retry), and where it resumed. Returns {lane, broke, back}.
+async function dropAndWatch(page, lane) {
+  // A long-poll is between two questions for a moment after each answer:
+  // a drop then finds nothing open, says so, and is asked again.
+  let broke = null;
+  for (let attempt = 0; attempt < 3 && !broke; attempt++) {
+    const from = (await drawnLabels(page, lane)).length;
+    await breakLane(page, lane, "drop");
+    const said = await drawnLabel(page, lane, from, /^you: drop/, "the drop said on the dialogue");
+    const outcome = await drawnLabel(page, lane, said.at, /dropped by the server|nothing was open/, "the drop's outcome");
+    if (!outcome.label.includes("nothing was open")) broke = outcome;
+  }
+  check(broke, `${lane}: nothing was open to drop, three times`);
+  if (lane === "sse") check(/browser retries · Last-Event-ID: \d+/.test(broke.label), `the SSE break says "${broke.label}", not the browser's retry with Last-Event-ID`);
+  if (lane === "ws") check(broke.label.includes("1006 (no close frame)"), `the WebSocket break says "${broke.label}", not 1006`);
+  if (lane !== "sse") await drawnLabel(page, lane, broke.at, /^backoff: retry in \d+\.\d s$/, "the page's own backoff");
+  const back = await drawnLabel(page, lane, broke.at, /^back: resumed from #\d+$/, '"back: resumed from #N"');
+  return { lane, broke, back };
 }
 
 // Clicks `fault` in `lane`'s "break" menu, opening it first.
@@ -650,36 +680,25 @@ async function play(context) {
   const problemsBeforeBreaks = problems.length;
   const shownBeforeBreaks = Object.fromEntries(Object.entries(await seen(breaker)).map(([lane, entries]) => [lane, entries.length]));
   for (const lane of LANES) {
-    // A long-poll is between two questions for a moment after each answer:
-    // a drop then finds nothing open, says so, and is asked again.
-    let broke = null;
-    for (let attempt = 0; attempt < 3 && !broke; attempt++) {
-      const from = (await drawnLabels(breaker, lane)).length;
-      await breakLane(breaker, lane, "drop");
-      const said = await drawnLabel(breaker, lane, from, /^you: drop/, "the drop said on the dialogue");
-      const outcome = await drawnLabel(breaker, lane, said.at, /dropped by the server|nothing was open/, "the drop's outcome");
-      if (!outcome.label.includes("nothing was open")) broke = outcome;
-    }
-    check(broke, `${lane}: nothing was open to drop, three times`);
-    if (lane === "sse") check(/browser retries · Last-Event-ID: \d+/.test(broke.label), `the SSE break says "${broke.label}", not the browser's retry with Last-Event-ID`);
-    if (lane === "ws") check(broke.label.includes("1006 (no close frame)"), `the WebSocket break says "${broke.label}", not 1006`);
-    if (lane !== "sse") await drawnLabel(breaker, lane, broke.at, /^backoff: retry in \d+\.\d s$/, "the page's own backoff");
-    const back = await drawnLabel(breaker, lane, broke.at, /^back: resumed from #\d+$/, '"back: resumed from #N"');
+    const { broke, back } = await dropAndWatch(breaker, lane);
     step(`  ${lane}: "${broke.label}", back ${Math.round(back.time - broke.time)} ms later`);
   }
   await noMessageLost(breaker, shownBeforeBreaks, "after the drops");
 
   step("step 6: SSE and WebSocket offline for 3 s: SSE back within 2 s of the network; nothing lost");
-  const offline = {};
+  const saidOffline = {};
   for (const lane of ["sse", "ws"]) {
     const from = (await drawnLabels(breaker, lane)).length;
     await breakLane(breaker, lane, "offline", 3);
-    offline[lane] = await drawnLabel(breaker, lane, from, /^you: offline for 3 s$/, "the offline said");
+    saidOffline[lane] = await drawnLabel(breaker, lane, from, /^you: offline for 3 s$/, "the offline said");
   }
-  for (const lane of ["sse", "ws"]) {
-    await drawnLabel(breaker, lane, offline[lane].at, /^offline: no answer/, '"offline: no answer" on a cut try');
-    const back = await drawnLabel(breaker, lane, offline[lane].at, /^back: resumed from #\d+$/, `${lane} back after the offline`);
-    const after = back.time - offline[lane].time;
+  const offline = await Promise.all(["sse", "ws"].map(async (lane) => {
+    const said = saidOffline[lane];
+    await drawnLabel(breaker, lane, said.at, /^offline: no answer/, '"offline: no answer" on a cut try');
+    const back = await drawnLabel(breaker, lane, said.at, /^back: resumed from #\d+$/, `${lane} back after the offline`);
+    return { lane, after: back.time - said.time };
+  }));
+  for (const { lane, after } of offline) {
     step(`  ${lane}: back ${Math.round(after)} ms after going offline for 3 s`);
     check(after >= 3000 - 300, `${lane} was back ${Math.round(after)} ms after going offline for 3 s`);
     // The browser's retry: every 2 s, so within 2 s of the network (and
