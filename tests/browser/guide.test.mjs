@@ -393,6 +393,7 @@ async function play(context) {
     }
     await recordMessages(page);
     await recordIds(page);
+    await recordLabels(page);
   }
 
   step("who may change what: the generator is the teacher's, read-only for students");
@@ -595,6 +596,7 @@ async function play(context) {
   const beforeRestart = await Promise.all(students.map(async (s) => Math.max(...(await seen(s.page)).sse.filter((m) => m.id).map((m) => m.id))));
   const restartAt = Date.now();
   const problemsBefore = problems.length;
+  const wsLabelsBefore = await Promise.all(students.map(async (s) => (await drawnLabels(s.page, "ws")).length));
   const restartedUrl = await restartServer();
   const curlCode = await Promise.race([curlExited, pause(STEP_MS).then(() => "still running")]);
   check(curlCode === 0, `curl did not end with the stream (exit ${curlCode})`);
@@ -621,7 +623,9 @@ async function play(context) {
         return restarted >= 0 && lanes[lane].slice(restarted).some((m) => m.id);
       });
     }, `${student.url}: every lane saying it starts over, then receiving the new run's messages`);
-    check((await labels(student.page, "ws")).some((t) => t.startsWith("backoff: retry in")), `${student.url}: the WebSocket lane's own backoff not drawn`);
+    // From the labels' record: the dialogue may have scrolled it away by now.
+    const wsDrawn = (await drawnLabels(student.page, "ws")).slice(wsLabelsBefore[i]);
+    check(wsDrawn.some((e) => e.label.startsWith("backoff: retry in")), `${student.url}: the WebSocket lane's own backoff not drawn`);
   }
   const rate = await teacher.evaluate(() => fetch("/api/generator").then((r) => r.json()));
   check(rate.rate === 1, `after the restart the generator runs at ${rate.rate}, not the command's 1`);
@@ -676,7 +680,6 @@ async function play(context) {
   // ---- step 6 ----
   step("step 6: a student drops each lane's connection: each comes back its own way, from its cursor");
   const breaker = second.page;
-  await recordLabels(breaker);
   const problemsBeforeBreaks = problems.length;
   const shownBeforeBreaks = Object.fromEntries(Object.entries(await seen(breaker)).map(([lane, entries]) => [lane, entries.length]));
   for (const lane of LANES) {
