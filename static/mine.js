@@ -14,8 +14,10 @@
 // the new run's #3 is not the #3 of this table. So everything here is kept
 // by run and id. Each lane hears of a new run first, as a gap with
 // `reset` and the new epoch, before any message of it; from then on its
-// deliveries belong to that run. The rows of the runs before stay, below
-// a line that says so, until newer rows push them out.
+// deliveries belong to that run. (While every lane is away, a publish's
+// answer can tell first: an id this tab already has in the run.) The rows
+// of the runs before stay, below a line that says so, until newer rows
+// push them out.
 //
 // What this tab published shows up twice:
 // - a row in the "your messages" table (`data-your-messages`): one
@@ -77,19 +79,25 @@ function hearNewRuns(lane) {
 }
 
 // Lane `laneName` is now in run `epoch`. The first lane to hear of it
-// starts it for the table: the rows so far belong to an earlier run.
+// starts it for the table.
 function newRun(laneName, epoch) {
   runOfLane[laneName] = epoch;
-  if (epoch === currentRun) return;
+  if (epoch !== currentRun) startRun(epoch);
+}
+
+// The table's rows so far belong to an earlier run, but for those no lane
+// has received yet: they wait for their message in the new run. The row
+// `earlierKey` is of the earlier run whatever it received.
+function startRun(epoch, earlierKey = null) {
   const ended = currentRun;
   currentRun = epoch;
   let newestEarlier = null;
   for (const [key, mine] of [...ours]) {
     if (runOf(key) !== ended) continue;
-    if (mine.delivered === 0) {
-      // Published, and no lane has it yet: the lanes were away (a real
-      // restart, backing off) while the new server answered the publish.
-      // It is the new run's message: wait for it there.
+    if (mine.delivered === 0 && key !== earlierKey) {
+      // Published, and no lane has it yet: the lanes were away (paused,
+      // or backing off from a real restart) while the server, already in
+      // the new run, answered the publish. Wait for it there.
       ours.delete(key);
       ours.set(keyOf(epoch, idOf(key)), mine);
       mine.row.dataset.epoch = epoch;
@@ -106,8 +114,13 @@ function newRun(laneName, epoch) {
 // The publish box's message got `id`: add its row, fill in what already
 // arrived, and mark it in the lanes that showed it before we knew.
 export function published(id) {
+  if (!table) return;
+  // Within one run an id is published once. The same id again means the
+  // server began a new run that no lane has told of yet (they are away):
+  // its rows wait under a run without a name until a lane hears its epoch.
+  const again = keyOf(currentRun, id);
+  if (ours.has(again)) startRun(`after-${currentRun}`, again);
   const key = keyOf(currentRun, id);
-  if (ours.has(key) || !table) return;
   ours.set(key, addRow(id, currentRun));
   while (ours.size > KEPT_ROWS) {
     const [oldest, { row }] = ours.entries().next().value;

@@ -16,7 +16,10 @@
 // 5. after a hub restart ids begin again at 1, and the table keeps runs
 //    apart: the rows before are marked as an earlier run under a line
 //    that says so, and the new run's #1 gets a row of its own with its
-//    own text and delays, while the earlier #1 keeps its own.
+//    own text and delays, while the earlier #1 keeps its own;
+// 6. a message published while every lane is away (paused) across a hub
+//    restart belongs to the new run, although no lane has told of it yet:
+//    its row waits, and fills in when the lanes come back.
 //
 //   node tests/browser/mine.test.mjs http://127.0.0.1:PORT/ target/browser/mine.png
 //
@@ -139,6 +142,31 @@ await runInBrowser(async (context) => {
     throw new Error(`the new #${first} says "${secondRow.text}" (the earlier one said "${firstRow.text}")`);
   }
   step(`   #${first} of the next run: ${describe(secondRow.delays)}; the earlier #${first} kept ${describe(firstRow.delays)}`);
+
+  step("6. every lane paused, the hub restarted, a message published: its row waits for the new run");
+  await setPaused(page, true);
+  await control(page, "/api/hub/restart", {});
+  const third = await publishUntil(page, 1, "while away");
+  if (third !== first) throw new Error(`the third run's message is #${third}, not #${first}`);
+  const waiting = await page.locator("[data-your-messages] tbody tr").evaluateAll((trs) =>
+    trs.slice(0, 3).map((tr) => ({
+      id: tr.dataset.id,
+      earlier: tr.dataset.earlierRun !== undefined,
+      divider: tr.dataset.runDivider !== undefined,
+      arrived: [...tr.querySelectorAll("[data-lane-delay]")].filter((cell) => cell.textContent !== "").length,
+    })),
+  );
+  const waitingShape = waiting.map((r) => (r.divider ? "—" : `#${r.id}${r.earlier ? "(earlier)" : ""}`)).join(" ");
+  if (waitingShape !== `#${first} — #${first}(earlier)`) throw new Error(`with the lanes away, the table reads ${waitingShape}`);
+  if (waiting[0].arrived !== 0) throw new Error(`with every lane paused, the new #${first} shows ${waiting[0].arrived} delays`);
+  await setPaused(page, false);
+  const thirdRow = await fullRow(page, first);
+  if (!thirdRow.text.startsWith("while away")) throw new Error(`the new #${first} says "${thirdRow.text}"`);
+  const earlierTexts = await page.locator(`[data-your-messages] tr[data-id="${first}"][data-earlier-run] .text`).allTextContents();
+  if (earlierTexts.length !== 2 || !earlierTexts[0].startsWith("second run's") || earlierTexts[1] !== firstRow.text) {
+    throw new Error(`the earlier #${first} rows say ${JSON.stringify(earlierTexts)}`);
+  }
+  step(`   #${first} published while away: ${describe(thirdRow.delays)} (caught up on resume)`);
   await control(page, "/api/generator", { rate: 4 });
 
   mkdirSync(dirname(screenshot), { recursive: true });
@@ -264,6 +292,15 @@ async function control(page, path, body) {
     { path, body },
   );
   if (status !== 200) throw new Error(`POST ${path}: ${status}`);
+}
+
+// Pauses (or resumes) all four lanes, and waits until each says so.
+async function setPaused(page, paused) {
+  for (const lane of LANES) {
+    const button = page.locator(`[data-lane="${lane}"] [data-action="pause"]`);
+    if ((await button.getAttribute("aria-pressed")) !== String(paused)) await button.click();
+    await page.locator(`[data-lane="${lane}"] [data-action="pause"][aria-pressed="${paused}"]`).waitFor({ timeout: STEP_MS });
+  }
 }
 
 // Waits until the lanes heard of the new run: the table's `count` rows so
