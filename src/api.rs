@@ -6,7 +6,7 @@ use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::state::AppState;
+use crate::plumbing::state::AppState;
 
 /// `GET /api/stats`: every counter, as JSON, and the generator's rate, so
 /// that a page whose controls are read-only follows the teacher's changes.

@@ -20,7 +20,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::plumbing::error::ApiError;
 
 /// Where a reader starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -34,9 +34,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{broadcast, watch};
 
-// `now_us` is re-exported while other modules still name it here.
-use crate::clock::new_epoch;
-pub use crate::clock::now_us;
+use crate::clock::{new_epoch, now_us};
 use crate::cursor::{Cursor, Since};
 
 /// How many messages a subscriber may fall behind before its queue

@@ -2,35 +2,27 @@
 //! WebSocket, side by side over one message source, every request, byte and
 //! millisecond counted.
 //!
-//! The map of the crate:
+//! The map of the crate, from the centre out:
 //! - [`hub`] — the one message source: ids, the ring, wake-ups.
-//! - [`broker`] — where publishes go: the hub itself, or Redis shared by
-//!   several instances.
-//! - [`generator`] — publishes random messages at a Poisson rate.
-//! - [`technique`] — the four techniques' names: the one list of them.
-//! - [`techniques`] — one file per technique: `poll`, `longpoll`, `sse`, `ws`.
+//! - [`techniques`] — one file (or folder) per technique: `poll`,
+//!   `longpoll`, `sse`, `ws`; [`technique`] names them, the one list.
 //! - [`cursor`] — how a client says what it has already seen.
-//! - [`load`] — `pushlab load`: the same load on each technique, measured.
-//! - [`publish`] — what a user may post, for POST and WebSocket alike.
-//! - [`stats`] — the counters and latency histograms per technique.
-//! - [`tabs`] — each open page's own figures, wire log and faults.
-//! - [`tally`] — where a technique counts a delivery, for the class and the tab.
-//! - [`traffic`] — the middleware that counts requests and bytes on the wire.
-//! - [`limits`] — connection limits and the per-client publish rate.
-//! - [`connections`] — each connection's timeouts and its client's limit.
-//! - [`origin`] — the Origin and Host checks that guard WebSockets and
-//!   everything that changes state.
-//! - [`teacher`] — the teacher key: who may steer the whole class.
-//! - [`ws_accept`] — the WebSocket handshake's accept key, step by step.
-//! - [`process`] — CPU and memory of a process, from `/proc`.
-//! - [`api`] — `/api/stats`, `/metrics`, `/healthz`.
-//! - [`clock`] — `/api/time`, the server's clock for the page's latency.
-//! - [`rate`] — `/api/generator`, the generator's rate, changed live.
-//! - [`restart`] — `/api/hub/restart`: the teacher starts the hub's run over.
+//! - [`broker`] — where publishes go: the hub itself, or Redis shared by
+//!   several instances; [`publish`] — what a user may post;
+//!   [`generator`] — random messages at a Poisson rate.
+//! - [`stats`], [`tally`] — the class's counters and latency per technique,
+//!   and where a technique counts a delivery; [`tabs`] — each open page's
+//!   own figures, wire log and faults.
 //! - [`web`] — the page, the docs and the static files, embedded.
-//! - [`routing`] — which methods each path answers; a JSON 405 for the rest.
-//! - [`error`] — the API's one error type, rendered as JSON.
-//! - [`config`], [`state`] — the settings and what handlers share.
+//! - [`load`] — `pushlab load`: the same load on each technique, measured.
+//! - [`plumbing`] — what every request passes through: settings, shared
+//!   state, routing, errors, the traffic counter, limits, connection rules,
+//!   the Origin check.
+//! - The small routes: [`api`] (`/api/stats`, `/metrics`, `/healthz`),
+//!   [`clock`] (the server's clock, `/api/time`), [`rate`] (the generator's
+//!   rate), [`restart`] (the teacher restarts the hub), [`teacher`] (the
+//!   teacher key), [`ws_accept`] (the handshake's accept key, step by step),
+//!   [`process`] (CPU and memory from `/proc`).
 //!
 //! [`run`] serves on a listener the caller bound, until a shutdown future
 //! resolves: `main` passes Ctrl-C/SIGTERM, the tests a channel.
@@ -38,28 +30,21 @@
 pub mod api;
 pub mod broker;
 pub mod clock;
-pub mod config;
-pub mod connections;
 pub mod cursor;
-pub mod error;
 pub mod generator;
 pub mod hub;
-pub mod limits;
 pub mod load;
-pub mod origin;
+pub mod plumbing;
 pub mod process;
 pub mod publish;
 pub mod rate;
 pub mod restart;
-pub mod routing;
-pub mod state;
 pub mod stats;
 pub mod tabs;
 pub mod tally;
 pub mod teacher;
 pub mod technique;
 pub mod techniques;
-pub mod traffic;
 pub mod web;
 pub mod ws_accept;
 
@@ -71,9 +56,10 @@ use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web as routes};
 
-pub use config::Config;
-use routing::{GET, POST, READ, resource};
-use state::AppState;
+pub use plumbing::config::Config;
+use plumbing::routing::{self, GET, POST, READ, resource};
+use plumbing::state::AppState;
+use plumbing::{connections, error, limits, origin, traffic};
 use technique::Technique;
 use techniques::{longpoll, poll, sse, ws};
 
@@ -121,7 +107,7 @@ pub async fn run(
     // A client that trickles a request's head (slowloris) or body is
     // answered 408 and closed, an idle one is closed, one client holds at
     // most --max-connections-per-ip, and no burst of connections runs the
-    // process out of file descriptors: see connections.rs.
+    // process out of file descriptors: see plumbing/connections.rs.
     .client_request_timeout(state.config.request_timeout)
     .keep_alive(state.config.keep_alive_timeout)
     .on_connect(connections::on_connect(&state.config, address))

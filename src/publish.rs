@@ -2,7 +2,7 @@
 //! (`POST /api/messages` and a WebSocket text frame).
 //!
 //! Limits count characters, not bytes, so "é" and "e" weigh the same.
-//! How often a client may publish is [`crate::limits`]' business; both
+//! How often a client may publish is [`crate::plumbing::limits`]' business; both
 //! ways in ask it before publishing.
 //!
 //! Invisible format characters (Unicode category Cf) are removed before
@@ -27,8 +27,8 @@ use serde::Deserialize;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::broker::{Broker, BrokerError};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::state::AppState;
 
 pub const MAX_AUTHOR_CHARS: usize = 32;
 pub const MAX_TEXT_CHARS: usize = 500;

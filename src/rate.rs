@@ -14,10 +14,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{ApiError, echo};
 use crate::generator::MAX_RATE;
-use crate::origin;
-use crate::state::AppState;
+use crate::plumbing::error::{ApiError, echo};
+use crate::plumbing::origin;
+use crate::plumbing::state::AppState;
 
 /// The body of both answers.
 #[derive(Serialize)]

@@ -13,7 +13,7 @@
 //!
 //! It changes what every laptop sees, so it takes the teacher key (the
 //! route is behind [`crate::teacher::guard`]) and pushlab's own page
-//! ([`crate::origin::guard`]). With a shared broker (`--broker`) the ids
+//! ([`crate::plumbing::origin::guard`]). With a shared broker (`--broker`) the ids
 //! and the epoch are the broker's, the same on every instance; one
 //! instance cannot start them over alone, so it refuses with a 409 that
 //! says so. (A Redis that loses its data does start a new run, on every
@@ -23,8 +23,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::state::AppState;
 
 /// The answer: the run that ended, and the one that begins.
 #[derive(Serialize)]

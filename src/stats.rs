@@ -9,8 +9,8 @@
 //! The same figures are served twice: as JSON at `/api/stats` for the page,
 //! and as Prometheus/OpenMetrics text at `/metrics`. The counters live in
 //! prometheus-client's atomic types, so both read the same numbers.
-//! Bytes are counted by [`crate::traffic`]; deliveries by the techniques.
-//! Refusals at a limit ([`crate::limits`]) are counted too: `rejected` per
+//! Bytes are counted by [`crate::plumbing::traffic`]; deliveries by the techniques.
+//! Refusals at a limit ([`crate::plumbing::limits`]) are counted too: `rejected` per
 //! technique for connections turned away, and `publish_rejected` for
 //! messages over a client's publish rate. With a shared broker
 //! ([`crate::broker`]) each instance also reports the broker: reachable or
@@ -51,7 +51,7 @@ use serde::Serialize;
 
 use crate::clock::now_us;
 use crate::hub::{Batch, Hub, Messages};
-pub use crate::technique::Technique;
+use crate::technique::Technique;
 
 impl Technique {
     /// How long before its request or connection began a message may have
@@ -107,7 +107,7 @@ pub const RECENT_SLOTS: usize = 6;
 /// One slot's slice of the window, in µs.
 const SLOT_US: u64 = RECENT_WINDOW.as_micros() as u64 / RECENT_SLOTS as u64;
 
-/// What [`crate::traffic`] counts for a route: requests, what is open now,
+/// What [`crate::plumbing::traffic`] counts for a route: requests, what is open now,
 /// bytes each way and refusals at the route's limit.
 #[derive(Default)]
 pub struct WireStats {
@@ -428,7 +428,7 @@ impl LatencySnapshot {
 /// the four techniques so that the demo does not move their figures.
 pub struct EchoStats {
     /// Requests, connections open now, bytes each way and refusals at
-    /// `--max-echo`, counted by [`crate::traffic`].
+    /// `--max-echo`, counted by [`crate::plumbing::traffic`].
     pub wire: WireStats,
     /// WebSocket sessions opened (handshakes that succeeded).
     pub connections: Counter,

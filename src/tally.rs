@@ -82,11 +82,11 @@ impl Tally {
 
 impl Tally {
     /// The tally of `technique` for a request: the tab it named, if any
-    /// ([`crate::traffic`] put it in the request's extensions).
+    /// ([`crate::plumbing::traffic`] put it in the request's extensions).
     pub fn of(req: &actix_web::HttpRequest, stats: &Arc<Stats>, technique: Technique) -> Self {
         let tab = req
             .extensions()
-            .get::<crate::traffic::TabOf>()
+            .get::<crate::plumbing::traffic::TabOf>()
             .map(|tab| Arc::clone(&tab.0));
         Tally::new(stats, technique, tab)
     }

@@ -26,8 +26,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::state::AppState;
 
 /// Random bytes in a generated key: 16 bytes, 22 URL-safe characters.
 const KEY_BYTES: usize = 16;

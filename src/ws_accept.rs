@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
-use crate::error::ApiError;
+use crate::plumbing::error::ApiError;
 
 /// The GUID every WebSocket server appends to the key (RFC 6455, 1.3).
 pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

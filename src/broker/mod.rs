@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
-use crate::config::Config;
-use crate::error::ApiError;
 use crate::hub::Hub;
+use crate::plumbing::config::Config;
+use crate::plumbing::error::ApiError;
 use crate::stats::Stats;
 
 pub use local::LocalBroker;

@@ -38,7 +38,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::parse_duration;
+use crate::plumbing::config::parse_duration;
 use net::ByteCounts;
 use record::Recorder;
 use report::{Latency, Report, Spread, TechniqueReport};

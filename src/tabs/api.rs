@@ -5,12 +5,12 @@
 //! `{"techniques": {"poll": {...}, "longpoll": …, "sse": …, "ws": …}}`
 //! (see [`super::counters`] for the fields). The page asks once a second
 //! to show *your* figures beside the class's. The route is not wrapped in
-//! [`crate::traffic::Traffic`], so watching the figures never moves them.
+//! [`crate::plumbing::traffic::Traffic`], so watching the figures never moves them.
 //!
 //! `POST /api/tabs/{id}/reset` answers 204 and starts the tab's figures
 //! from zero — its own "Reset counters". No teacher key: a tab resets only
 //! itself, and knowing its id is what makes a client that tab. Like every
-//! POST it is refused from a foreign origin ([`crate::origin::guard`]).
+//! POST it is refused from a foreign origin ([`crate::plumbing::origin::guard`]).
 //!
 //! A malformed id is a 400 `bad_tab`; an id the server does not know — never
 //! seen, or forgotten since its tab went — is a 404 `unknown_tab`.
@@ -25,10 +25,10 @@ use serde::Serialize;
 
 use super::counters::TabSnapshot;
 use super::{Tab, Tabs, parse_id};
-use crate::error::ApiError;
-use crate::origin;
-use crate::routing::{POST, READ, resource};
-use crate::state::AppState;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::origin;
+use crate::plumbing::routing::{POST, READ, resource};
+use crate::plumbing::state::AppState;
 
 /// The routes of a tab's figures.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -3,7 +3,7 @@
 //! The same figures as the class's ([`crate::stats`]) — requests, empty
 //! answers, bytes each way with headers and framing, open connections,
 //! messages delivered and missed, delivery latency — but for one tab, so a
-//! student compares *their* lanes, not the room's. [`crate::traffic`] counts
+//! student compares *their* lanes, not the room's. [`crate::plumbing::traffic`] counts
 //! requests, bytes and open connections; the techniques count deliveries.
 //!
 //! Plain atomics, and the latency of the last [`LATENCY_SAMPLES`] live

@@ -24,7 +24,7 @@
 //! Only the tab's own connections are touched: the id in the path is the
 //! tab's secret (see [`crate::tabs`]). The cutting itself is [`cut::Cuts`],
 //! a middleware around each technique's route: it finds the request's tab
-//! ([`crate::traffic::TabOf`]), cuts the request at once while the tab is
+//! ([`crate::plumbing::traffic::TabOf`]), cuts the request at once while the tab is
 //! offline, and otherwise cuts it whenever the tab asks — so the four
 //! technique files stay about their technique, and know nothing of this.
 
@@ -43,11 +43,11 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::error::{ApiError, echo};
-use crate::origin;
-use crate::routing::{POST, resource};
-use crate::state::AppState;
-use crate::stats::Technique;
+use crate::plumbing::error::{ApiError, echo};
+use crate::plumbing::origin;
+use crate::plumbing::routing::{POST, resource};
+use crate::plumbing::state::AppState;
+use crate::technique::Technique;
 
 /// The longest a tab may go offline, in seconds: long enough to overflow
 /// a small ring, short enough that a forgotten click ends on its own.

@@ -5,7 +5,7 @@
 //! are the class's: one student's "requests" would count every laptop. To
 //! give each tab its own figures, the page makes up a random id when it
 //! loads and its four lanes send it with every request (`?tab=ID`, also on
-//! the SSE stream's and the WebSocket's URL). [`crate::traffic`] looks the
+//! the SSE stream's and the WebSocket's URL). [`crate::plumbing::traffic`] looks the
 //! id up here and counts the request, its bytes and its open connections
 //! for that tab as well as for the class; the techniques count the tab's
 //! deliveries.
@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::error::ApiError;
+use crate::plumbing::error::ApiError;
 
 pub use counters::TabCounters;
 pub use faults::Faults;

@@ -12,7 +12,7 @@
 //!
 //! An exchange is one HTTP request and its answer (a poll, a long-poll);
 //! for an SSE stream, its request, its answer's head and its chunks so far;
-//! for a WebSocket, the handshake and then its frames. [`crate::traffic`]
+//! for a WebSocket, the handshake and then its frames. [`crate::plumbing::traffic`]
 //! feeds it, as it counts the same bytes for the tab's figures: an
 //! exchange's `bytes_in`/`bytes_out` are what the tab's counters counted
 //! for it.
@@ -45,12 +45,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
 
-use crate::error::ApiError;
-use crate::hub::now_us;
-use crate::origin;
-use crate::routing::{GET, POST, resource};
-use crate::state::AppState;
-use crate::stats::Technique;
+use crate::clock::now_us;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::origin;
+use crate::plumbing::routing::{GET, POST, resource};
+use crate::plumbing::state::AppState;
+use crate::technique::Technique;
 
 /// Exchanges kept per tab: the newest ones.
 pub const KEPT_EXCHANGES: usize = 20;

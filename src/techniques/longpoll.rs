@@ -20,9 +20,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::cursor::CursorQuery;
-use crate::error::ApiError;
 use crate::hub::Batch;
-use crate::state::AppState;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::state::AppState;
 use crate::tally::Tally;
 use crate::technique::Technique;
 

@@ -15,8 +15,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::cursor::CursorQuery;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::state::AppState;
 use crate::tally::Tally;
 use crate::technique::Technique;
 

@@ -39,9 +39,9 @@ use futures_util::Stream;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::cursor::CursorQuery;
-use crate::error::ApiError;
 use crate::hub::{Batch, Subscription};
-use crate::state::AppState;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::state::AppState;
 use crate::tally::Tally;
 use crate::technique::Technique;
 

@@ -6,7 +6,7 @@ use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, web};
 use include_dir::{Dir, include_dir};
 
-use crate::error::ApiError;
+use crate::plumbing::error::ApiError;
 
 static STATIC: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/static");
 

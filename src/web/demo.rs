@@ -12,7 +12,7 @@
 use actix_web::HttpResponse;
 use askama::Template;
 
-use crate::error::ApiError;
+use crate::plumbing::error::ApiError;
 
 /// The page's own script and style only, never inline (the `data:` image
 /// is the empty favicon); `connect-src 'self'` also admits this origin's

@@ -31,7 +31,7 @@ use askama::Template;
 use include_dir::{Dir, include_dir};
 use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
 
-use crate::error::ApiError;
+use crate::plumbing::error::ApiError;
 
 static DOCS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/docs");
 static RESULTS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/results");

@@ -12,8 +12,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::error::ApiError;
-use crate::routing::{READ, resource};
+use crate::plumbing::error::ApiError;
+use crate::plumbing::routing::{READ, resource};
 
 /// The page, static and docs routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -10,9 +10,9 @@ use askama::Template;
 
 use self::address::StudentAddress;
 use super::lanes::{self, Lane};
-use crate::error::ApiError;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::state::AppState;
 use crate::publish::{MAX_AUTHOR_CHARS, MAX_TEXT_CHARS};
-use crate::state::AppState;
 
 /// Scripts only from our own origin, never inline: user text can never run.
 /// (The QR code is inline SVG markup, which needs no exception: no script,

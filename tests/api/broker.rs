@@ -320,7 +320,12 @@ async fn a_redis_outage_refuses_publishes_and_its_lost_data_is_reported() {
         stats["broker"]["epoch_resets"].as_u64().unwrap() >= 1,
         "{stats}"
     );
-    assert_eq!(a.stats().await["broker"]["publish_errors"], 2);
+    // The two refused during the outage, and any 503 that
+    // `publish_when_back` met while Redis was starting again.
+    let errors = a.stats().await["broker"]["publish_errors"]
+        .as_u64()
+        .unwrap();
+    assert!(errors >= 2, "publish_errors {errors}");
 }
 
 #[tokio::test]

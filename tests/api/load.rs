@@ -51,7 +51,7 @@ async fn poll_latency_follows_the_interval_and_push_is_far_faster() {
     // Ratios and generous bounds, not speed figures: the machine may be busy.
     let poll = &report.techniques["poll"].latency_ms;
     assert!(
-        poll.p50 > 50.0 && poll.p50 < 200.0,
+        poll.p50 > 40.0 && poll.p50 < 2.0 * 200.0,
         "poll p50 {} ms, expected about 100 (half the interval)",
         poll.p50
     );
@@ -74,8 +74,11 @@ async fn poll_latency_follows_the_interval_and_push_is_far_faster() {
 #[tokio::test]
 async fn the_tools_websockets_answer_pings() {
     let app = spawn_app(pushlab::Config {
+        // Silence is dropped after 1 s, well inside the 2 s run: a client
+        // that did not answer would be dropped and reconnect. (Not 200 ms:
+        // a busy machine can hold a pong up that long.)
         ws_ping_interval: std::time::Duration::from_millis(50),
-        ws_idle_timeout: std::time::Duration::from_millis(200),
+        ws_idle_timeout: std::time::Duration::from_secs(1),
         ..test_config()
     });
     let args = [

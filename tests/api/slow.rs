@@ -178,7 +178,7 @@ async fn read_sse(mut client: SseClient) -> Vec<u64> {
 
 fn latency_ms(message: &Value) -> u64 {
     let published = message["published_at_us"].as_u64().unwrap();
-    pushlab::hub::now_us().saturating_sub(published) / 1000
+    pushlab::clock::now_us().saturating_sub(published) / 1000
 }
 
 async fn wait_for_hub(app: &TestApp, field: &str, ok: impl Fn(u64) -> bool) {

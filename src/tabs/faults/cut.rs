@@ -2,7 +2,7 @@
 //! around each technique's route that carries out a tab's faults.
 //!
 //! `resource.wrap(Cuts::new(Technique::sse)).wrap(counted)` — inside
-//! [`crate::traffic`], which finds the request's tab. For each request the
+//! [`crate::plumbing::traffic`], which finds the request's tab. For each request the
 //! tab's [`Faults`](super::Faults) decide:
 //!
 //! - the tab is offline: the handler never runs, and the request is never
@@ -45,8 +45,8 @@ use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 
 use super::Admission;
-use crate::stats::Technique;
-use crate::traffic::TabOf;
+use crate::plumbing::traffic::TabOf;
+use crate::technique::Technique;
 
 /// Why a connection ended without an answer. actix logs it (as an error,
 /// with `Debug`) as it closes the connection, so the server's log says the

@@ -20,10 +20,10 @@ use bytestring::ByteString;
 
 use super::handshake::{check_handshake, handshake_error, refuse};
 use super::session::{Connection, Endpoint, Step};
-use crate::error::ApiError;
-use crate::limits::outbox::Outbox;
-use crate::origin;
-use crate::state::AppState;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::limits::outbox::Outbox;
+use crate::plumbing::origin;
+use crate::plumbing::state::AppState;
 
 /// `GET /ws/echo`
 pub async fn echo(

@@ -14,7 +14,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{StatusCode, Version};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
-use crate::error::ApiError;
+use crate::plumbing::error::ApiError;
 use crate::ws_accept;
 
 /// The one version of the protocol there is: RFC 6455's. Earlier drafts

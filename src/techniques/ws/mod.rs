@@ -48,11 +48,11 @@ use serde::{Deserialize, Serialize};
 pub use echo::echo;
 
 use crate::cursor::CursorQuery;
-use crate::error::ApiError;
 use crate::hub::{Batch, Message, Subscription};
-use crate::origin;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::origin;
+use crate::plumbing::state::AppState;
 use crate::publish::NewMessage;
-use crate::state::AppState;
 use crate::tally::Tally;
 use crate::technique::Technique;
 use close::close;

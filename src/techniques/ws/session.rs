@@ -34,8 +34,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::close::{self, Ending};
 use crate::hub::Batch;
-use crate::limits::outbox::Outbox;
-use crate::state::AppState;
+use crate::plumbing::limits::outbox::Outbox;
+use crate::plumbing::state::AppState;
 use crate::technique::Technique;
 
 /// What an endpoint does with its connection besides keeping it alive.

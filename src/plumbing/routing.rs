@@ -12,13 +12,13 @@
 //!
 //! Any other method on a known path is a JSON 405 whose `Allow` header lists
 //! what works there (HTTP requires the header); an unknown path is a JSON 404
-//! ([`crate::error::not_found`]).
+//! ([`crate::plumbing::error::not_found`]).
 
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, HttpRequest, Resource, Responder, ResponseError, Route};
 use actix_web::{guard, web};
 
-use crate::error::ApiError;
+use crate::plumbing::error::ApiError;
 
 /// The techniques' endpoints.
 pub const GET: &[Method] = &[Method::GET];

@@ -8,9 +8,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::{self, Broker};
-use crate::config::Config;
 use crate::hub::Hub;
-use crate::limits::PublishLimiter;
+use crate::plumbing::config::Config;
+use crate::plumbing::limits::PublishLimiter;
 use crate::stats::Stats;
 use crate::tabs::Tabs;
 use crate::teacher::TeacherKey;

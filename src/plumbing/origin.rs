@@ -34,8 +34,8 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, web};
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::state::AppState;
 
 // docs:start origin-check
 /// For WebSockets: no Origin, our own, or one named with `--allowed-origin`.

@@ -44,9 +44,9 @@ use actix_web::dev::{Extensions, Response};
 use actix_web::http::StatusCode;
 use actix_web::rt::net::TcpStream;
 
-use crate::config::Config;
-use crate::error::ApiError;
-use crate::limits::client_key;
+use crate::plumbing::config::Config;
+use crate::plumbing::error::ApiError;
+use crate::plumbing::limits::client_key;
 
 /// Connections one client may hold when the server listens beyond loopback
 /// and `--max-connections-per-ip` is not given.

@@ -5,7 +5,7 @@
 //! extractor configs at the bottom turn actix-web's own refusals (bad query
 //! string, bad JSON, body too large, wrong content type) into the same shape.
 //!
-//! A refusal that is only "not now" (a limit reached, see [`crate::limits`])
+//! A refusal that is only "not now" (a limit reached, see [`crate::plumbing::limits`])
 //! also says when to come back, in a `Retry-After` header; a method a path
 //! does not offer says which it does, in an `Allow` header.
 //!

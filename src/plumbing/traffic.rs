@@ -37,7 +37,7 @@
 //!
 //! Because it knows how many are open, it is also where a technique's
 //! connection limit is kept ([`Traffic::limit`]): one more than the limit
-//! is refused with a 503 before the handler runs (see [`crate::limits`]).
+//! is refused with a 503 before the handler runs (see [`crate::plumbing::limits`]).
 //! A refused request still counts in `requests` and `bytes_in` — it did
 //! arrive — and in `rejected`; its short JSON answer is not in `bytes_out`.
 
@@ -56,11 +56,12 @@ use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage};
 use futures_util::{Stream, StreamExt};
 
-use crate::error::ApiError;
-use crate::limits;
-use crate::stats::{Stats, Technique, WireStats};
+use crate::plumbing::error::ApiError;
+use crate::plumbing::limits;
+use crate::stats::{Stats, WireStats};
 use crate::tabs::wire::Exchange;
 use crate::tabs::{self, Tab, TabOpen, Tabs};
+use crate::technique::Technique;
 
 /// `date: Fri, 27 Nov 2026 11:34:07 GMT\r\n`: the date header actix adds.
 const DATE_HEADER_LEN: usize = "date: ".len() + 29 + 2;

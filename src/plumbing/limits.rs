@@ -3,7 +3,7 @@
 //! A server that accepts everything is one careless script (or one class of
 //! thirty laptops with a reload key) away from running out of memory or file
 //! descriptors, and then *every* client suffers. So there are two kinds of
-//! limit, each with a flag (see [`crate::config`]):
+//! limit, each with a flag (see [`crate::plumbing::config`]):
 //!
 //! - **How many connections stay open** per technique: WebSockets, SSE
 //!   streams and parked long-polls each cost memory and a socket for as long
@@ -11,7 +11,7 @@
 //!   `--max-longpolls` is refused with **503 Service Unavailable** and
 //!   `Retry-After`: the server is full now, not broken, and the client
 //!   should come back a little later. The check sits where the connection
-//!   is counted, in [`crate::traffic`], so "open" means the same thing for
+//!   is counted, in [`crate::plumbing::traffic`], so "open" means the same thing for
 //!   the gauge and for the limit. Short polls are not limited: they end at
 //!   once.
 //! - **How fast one client may publish**: every message wakes every
@@ -45,7 +45,7 @@ use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use prometheus_client::metrics::counter::Counter;
 
-use crate::error::ApiError;
+use crate::plumbing::error::ApiError;
 use crate::technique::Technique;
 
 /// How long a client refused for a full server is told to wait. Long
@@ -145,7 +145,7 @@ impl PublishLimiter {
 }
 
 /// Who a client is, for the publish rate and the per-client connection
-/// limit (src/connections.rs) alike. An IPv6 host usually owns a whole /64
+/// limit (src/plumbing/connections.rs) alike. An IPv6 host usually owns a whole /64
 /// and can pick a fresh address for every request, so IPv6 clients are told
 /// apart by their /64 prefix; IPv4 clients (mapped ones too) by their address.
 pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
