@@ -415,11 +415,20 @@ impl Hub {
         if cursor.against(&self.epoch()) == Since::OtherEpoch {
             return cursor; // no point waiting: it starts over
         }
+        // Boxed: only a replica ever waits here, and the wait's state (a
+        // timer among it) would otherwise sit in the future of every parked
+        // long-poll for as long as it is parked: hundreds of bytes each.
+        Box::pin(self.newest_reaches(id)).await;
+        cursor
+    }
+
+    /// Waits until this replica holds message `id`, at most
+    /// [`REPLICA_CATCH_UP`]. Not there in time: the read or subscription
+    /// treats the cursor as foreign.
+    async fn newest_reaches(&self, id: u64) {
         let mut newest = self.newest.subscribe();
         let arrived = newest.wait_for(|&newest| newest >= id);
-        // Not there in time: the read or subscription treats it as foreign.
         let _ = tokio::time::timeout(REPLICA_CATCH_UP, arrived).await;
-        cursor
     }
 
     /// The messages after `cursor`. On a hub of its own this answers at

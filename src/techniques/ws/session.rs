@@ -108,13 +108,18 @@ impl Connection {
         let state = Arc::clone(&self.state);
         // One wait for the shutdown for the whole session, not one per step.
         let mut shutdown = std::pin::pin!(self.state.shutdown.clone().cancelled_owned());
+        // A client's frame is handled in a boxed future: publishing it is
+        // the deepest thing the loop does, and inline its state would sit
+        // in every idle connection's task (measured: 0.47 KB of 9.6 per
+        // idle WebSocket). One allocation per frame a client sends (a pong
+        // every 10 s, a publish) is the cheaper side.
         // docs:start ws-loop
         let ending: Ending = loop {
             let step = tokio::select! {
                 biased;
                 () = &mut shutdown => Err(Some(close::going_away())),
                 batch = endpoint.next_batch() => bounded(&state, endpoint.hand_over(&mut self, &batch)).await,
-                frame = self.frames.recv() => bounded(&state, self.on_frame(frame, &mut endpoint)).await,
+                frame = self.frames.recv() => bounded(&state, Box::pin(self.on_frame(frame, &mut endpoint))).await,
                 _ = heartbeat.tick() => bounded(&state, self.heartbeat()).await,
             };
             if let Err(ending) = step {
