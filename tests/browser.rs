@@ -31,27 +31,18 @@ const RATE: f64 = 4.0;
 /// shown as text, the other-tabs notice, no console errors.
 #[test]
 fn the_page_works_in_a_real_browser() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !browser_ready(root) {
-        return;
-    }
-
-    let server = Server::start(pushlab::Config {
-        rate: RATE,
-        workers: Some(2),
-        // The burst of 25 publishes must overrun the limit however slowly a
-        // busy machine sends it: at the default 20/s refill it may not.
-        publish_rate: 1,
-        ..pushlab::Config::default()
-    });
-    let screenshot = root.join("target/browser/page.png");
-    let status = run_script(
-        root,
-        "page.test.mjs",
-        &[&format!("http://{}/", server.addr), &screenshot],
+    check_page(
+        "page",
+        pushlab::Config {
+            rate: RATE,
+            workers: Some(2),
+            // The burst of 25 publishes must overrun the limit however slowly a
+            // busy machine sends it: at the default 20/s refill it may not.
+            publish_rate: 1,
+            ..pushlab::Config::default()
+        },
+        &[],
     );
-    server.stop();
-    assert_passed(status);
 }
 
 /// The SSE lane reconnects as the chapter teaches: the browser's own
@@ -60,54 +51,34 @@ fn the_page_works_in_a_real_browser() {
 /// one SSE slot is taken), and no message lost or shown twice on the way.
 #[test]
 fn the_sse_lane_reconnects_as_the_browser_does() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !browser_ready(root) {
-        return;
-    }
-    let server = Server::start(pushlab::Config {
-        rate: RATE,
-        workers: Some(2),
-        // One stream at a time, so the test can take the slot and make the
-        // browser's reconnect get 503.
-        max_sse: 1,
-        ..pushlab::Config::default()
-    });
-    let status = run_script(
-        root,
-        "sse.test.mjs",
-        &[
-            &format!("http://{}/", server.addr),
-            &root.join("target/browser/sse.png"),
-        ],
+    check_page(
+        "sse",
+        pushlab::Config {
+            rate: RATE,
+            workers: Some(2),
+            // One stream at a time, so the test can take the slot and make the
+            // browser's reconnect get 503.
+            max_sse: 1,
+            ..pushlab::Config::default()
+        },
+        &[],
     );
-    server.stop();
-    assert_passed(status);
 }
 
 /// Settings act at once (a new long-poll timeout is asked with at once),
 /// and every control says which lane it acts on.
 #[test]
 fn settings_act_at_once_and_controls_say_what_they_act_on() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !browser_ready(root) {
-        return;
-    }
-    let server = Server::start(pushlab::Config {
-        // Off: a parked long-poll stays parked until the test changes its timeout.
-        rate: 0.0,
-        workers: Some(2),
-        ..pushlab::Config::default()
-    });
-    let status = run_script(
-        root,
-        "controls.test.mjs",
-        &[
-            &format!("http://{}/", server.addr),
-            &root.join("target/browser/controls.png"),
-        ],
+    check_page(
+        "controls",
+        pushlab::Config {
+            // Off: a parked long-poll stays parked until the test changes its timeout.
+            rate: 0.0,
+            workers: Some(2),
+            ..pushlab::Config::default()
+        },
+        &[],
     );
-    server.stop();
-    assert_passed(status);
 }
 
 /// Who steers the class: with the controls closed, a student's page shows
@@ -115,29 +86,18 @@ fn settings_act_at_once_and_controls_say_what_they_act_on() {
 /// with the key, changes it.
 #[test]
 fn the_teacher_steers_and_students_follow() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !browser_ready(root) {
-        return;
-    }
     let key = "browser-test-teacher-key";
-    let server = Server::start(pushlab::Config {
-        rate: 1.0,
-        workers: Some(2),
-        teacher_key: Some(key.into()),
-        open_controls: Some(false),
-        ..pushlab::Config::default()
-    });
-    let status = run_script(
-        root,
-        "teacher.test.mjs",
-        &[
-            &format!("http://{}/", server.addr),
-            &key,
-            &root.join("target/browser/teacher.png"),
-        ],
+    check_page(
+        "teacher",
+        pushlab::Config {
+            rate: 1.0,
+            workers: Some(2),
+            teacher_key: Some(key.into()),
+            open_controls: Some(false),
+            ..pushlab::Config::default()
+        },
+        &[&key],
     );
-    server.stop();
-    assert_passed(status);
 }
 
 /// Two instances over one Redis, a page on each: a message published
@@ -182,27 +142,17 @@ fn two_pages_on_two_instances_show_one_stream() {
 /// negative latency), and released, the lanes flow again.
 #[test]
 fn six_connections_show_what_waits_in_the_browser() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !browser_ready(root) {
-        return;
-    }
-    let server = Server::start(pushlab::Config {
-        // Often enough that a parked long-poll soon lets its connection go
-        // to the stream that waits for one.
-        rate: 2.0,
-        workers: Some(2),
-        ..pushlab::Config::default()
-    });
-    let status = run_script(
-        root,
-        "six.test.mjs",
-        &[
-            &format!("http://{}/", server.addr),
-            &root.join("target/browser/six.png"),
-        ],
+    check_page(
+        "six",
+        pushlab::Config {
+            // Often enough that a parked long-poll soon lets its connection go
+            // to the stream that waits for one.
+            rate: 2.0,
+            workers: Some(2),
+            ..pushlab::Config::default()
+        },
+        &[],
     );
-    server.stop();
-    assert_passed(status);
 }
 
 /// Follow your own message: at 4 msg/s, a message published from the box
@@ -211,27 +161,17 @@ fn six_connections_show_what_waits_in_the_browser() {
 /// there, and every dot of a latency strip names its message and delay.
 #[test]
 fn your_own_message_is_followed_through_every_lane() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !browser_ready(root) {
-        return;
-    }
-    let server = Server::start(pushlab::Config {
-        rate: RATE,
-        workers: Some(2),
-        // The test fills the table past its 20 rows, one publish after another.
-        publish_burst: 100,
-        ..pushlab::Config::default()
-    });
-    let status = run_script(
-        root,
-        "mine.test.mjs",
-        &[
-            &format!("http://{}/", server.addr),
-            &root.join("target/browser/mine.png"),
-        ],
+    check_page(
+        "mine",
+        pushlab::Config {
+            rate: RATE,
+            workers: Some(2),
+            // The test fills the table past its 20 rows, one publish after another.
+            publish_burst: 100,
+            ..pushlab::Config::default()
+        },
+        &[],
     );
-    server.stop();
-    assert_passed(status);
 }
 
 /// Readable from the back row: at 1280×720, 1024×768, 1920×1080 and at
@@ -240,73 +180,43 @@ fn your_own_message_is_followed_through_every_lane() {
 /// on a line. Screenshots in `target/browser/layout-*.png`.
 #[test]
 fn the_page_reads_from_the_back_row_at_every_classroom_size() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !browser_ready(root) {
-        return;
-    }
-    let server = Server::start(pushlab::Config {
-        rate: RATE,
-        workers: Some(2),
-        ..pushlab::Config::default()
-    });
-    let status = run_script(
-        root,
-        "layout.test.mjs",
-        &[
-            &format!("http://{}/", server.addr),
-            &root.join("target/browser/layout.png"),
-        ],
+    check_page(
+        "layout",
+        pushlab::Config {
+            rate: RATE,
+            workers: Some(2),
+            ..pushlab::Config::default()
+        },
+        &[],
     );
-    server.stop();
-    assert_passed(status);
 }
 
 /// Each tab sees its own figures beside the class's (`tabs.test.mjs`).
 #[test]
 fn each_tab_sees_its_own_figures_beside_the_class() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !browser_ready(root) {
-        return;
-    }
-    let server = Server::start(pushlab::Config {
-        rate: RATE,
-        workers: Some(2),
-        ..pushlab::Config::default()
-    });
-    let status = run_script(
-        root,
-        "tabs.test.mjs",
-        &[
-            &format!("http://{}/", server.addr),
-            &root.join("target/browser/tabs.png"),
-        ],
+    check_page(
+        "tabs",
+        pushlab::Config {
+            rate: RATE,
+            workers: Some(2),
+            ..pushlab::Config::default()
+        },
+        &[],
     );
-    server.stop();
-    assert_passed(status);
 }
 
 /// The wire view shows this tab's exchanges byte for byte (`wire.test.mjs`).
 #[test]
 fn the_wire_view_shows_this_tab_exchanges_byte_for_byte() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !browser_ready(root) {
-        return;
-    }
-    let server = Server::start(pushlab::Config {
-        rate: RATE,
-        workers: Some(2),
-        ..pushlab::Config::default()
-    });
-    let status = run_script(
-        root,
-        "wire.test.mjs",
-        &[
-            &format!("http://{}/", server.addr),
-            &root.join("target/browser/wire.png"),
-        ],
+    check_page(
+        "wire",
+        pushlab::Config {
+            rate: RATE,
+            workers: Some(2),
+            ..pushlab::Config::default()
+        },
+        &[],
     );
-    server.stop();
-    assert_passed(status);
 }
 
 /// A student breaks their own lanes and watches each recover its own way
@@ -315,29 +225,38 @@ fn the_wire_view_shows_this_tab_exchanges_byte_for_byte() {
 /// (`faults.test.mjs`).
 #[test]
 fn a_student_breaks_their_own_lanes_and_watches_them_recover() {
+    let key = "browser-test-teacher-key";
+    check_page(
+        "faults",
+        pushlab::Config {
+            rate: RATE,
+            workers: Some(2),
+            // Small, so that a lane offline for a few seconds misses some.
+            history: 16,
+            teacher_key: Some(key.into()),
+            open_controls: Some(false),
+            ..pushlab::Config::default()
+        },
+        &[&key],
+    );
+}
+
+/// Starts pushlab with `config`, runs `tests/browser/<name>.test.mjs`
+/// against its page (the page's URL, then `extra`, then where to save a
+/// screenshot: `target/browser/<name>.png`), stops the server, and fails if
+/// the script did. Skips (and passes) without a browser, except in CI.
+fn check_page(name: &str, config: pushlab::Config, extra: &[&dyn AsRef<OsStr>]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     if !browser_ready(root) {
         return;
     }
-    let key = "browser-test-teacher-key";
-    let server = Server::start(pushlab::Config {
-        rate: RATE,
-        workers: Some(2),
-        // Small, so that a lane offline for a few seconds misses some.
-        history: 16,
-        teacher_key: Some(key.into()),
-        open_controls: Some(false),
-        ..pushlab::Config::default()
-    });
-    let status = run_script(
-        root,
-        "faults.test.mjs",
-        &[
-            &format!("http://{}/", server.addr),
-            &key,
-            &root.join("target/browser/faults.png"),
-        ],
-    );
+    let server = Server::start(config);
+    let url = format!("http://{}/", server.addr);
+    let screenshot = root.join(format!("target/browser/{name}.png"));
+    let mut args: Vec<&dyn AsRef<OsStr>> = vec![&url];
+    args.extend_from_slice(extra);
+    args.push(&screenshot);
+    let status = run_script(root, &format!("{name}.test.mjs"), &args);
     server.stop();
     assert_passed(status);
 }
