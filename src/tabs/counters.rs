@@ -14,7 +14,7 @@
 //! from zero (the tab's "Reset counters", `POST /api/tabs/{id}/reset`);
 //! the class's figures are not touched.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -101,14 +101,13 @@ impl TabCounters {
         }
     }
 
+    /// Every technique's figures, keyed by its name, as `/api/stats` keys
+    /// the class's.
     pub fn snapshot(&self) -> TabSnapshot {
-        let of = |technique| self.technique(technique).snapshot();
-        TabSnapshot {
-            poll: of(Technique::poll),
-            longpoll: of(Technique::longpoll),
-            sse: of(Technique::sse),
-            ws: of(Technique::ws),
-        }
+        Technique::ALL
+            .into_iter()
+            .map(|technique| (technique.name(), self.technique(technique).snapshot()))
+            .collect()
     }
 }
 
@@ -164,14 +163,8 @@ impl TechniqueCounters {
     }
 }
 
-/// `GET /api/tabs/{id}`'s figures, per technique.
-#[derive(Debug, Serialize)]
-pub struct TabSnapshot {
-    pub poll: TabTechniqueSnapshot,
-    pub longpoll: TabTechniqueSnapshot,
-    pub sse: TabTechniqueSnapshot,
-    pub ws: TabTechniqueSnapshot,
-}
+/// `GET /api/tabs/{id}`'s figures, per technique (by name).
+pub type TabSnapshot = BTreeMap<&'static str, TabTechniqueSnapshot>;
 
 #[derive(Debug, Serialize)]
 pub struct TabTechniqueSnapshot {
