@@ -121,6 +121,12 @@ pub struct LoadArgs {
     /// Write the table as Markdown.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// ws only: offer permessage-deflate like a browser; bytes then count
+    /// what went over the wire compressed. The report shows the server's
+    /// answer and what the messages inflated to. Refused with another
+    /// technique; with `all`, only ws offers it.
+    #[arg(long)]
+    pub deflate: bool,
 }
 
 fn parse_rate(raw: &str) -> Result<f64, String> {
@@ -237,6 +243,10 @@ fn write_outputs(report: &Report, args: &LoadArgs) -> Result<(), Error> {
 
 /// Runs the techniques in turn, in the current `LocalSet`.
 pub async fn run_all(args: LoadArgs) -> Result<Report, Error> {
+    if args.deflate && args.technique.0.is_some_and(|one| one != Technique::ws) {
+        // Better than a run whose figures would look compressed and are not.
+        return Err("--deflate is for the ws technique (or all, where ws alone uses it)".into());
+    }
     let mut techniques = BTreeMap::new();
     let shared = if args.spawn {
         None
@@ -524,6 +534,10 @@ fn report_of(
         tool_bound: !published.ids.is_empty()
             && tool_used_its_core(tool_core_busy, tool_busy_cpu_s, published.busy_seconds),
         tool_core_busy,
+        deflate: (recorder.ws_extension.clone()).map(|extension| report::Deflate {
+            extension,
+            payload_bytes_inflated: recorder.payload_bytes_inflated,
+        }),
         latency_cdf: recorder.latency_cdf(),
     }
 }

@@ -125,6 +125,13 @@ pub struct Recorder {
     pub subscribed: usize,
     /// When the last message arrived anywhere, in µs on the run's clock.
     pub last_delivery_us: u64,
+    /// With `--deflate`, a WebSocket run: the server's answer to the
+    /// permessage-deflate offer (its `Sec-WebSocket-Extensions`, or
+    /// "declined"), as the first connection got it.
+    pub ws_extension: Option<String>,
+    /// Payload bytes of the compressed WebSocket messages once inflated; the
+    /// bytes that carried them are counted on the wire, compressed.
+    pub payload_bytes_inflated: u64,
 }
 
 impl Recorder {
@@ -145,6 +152,8 @@ impl Recorder {
             errors: 0,
             subscribed: 0,
             last_delivery_us: 0,
+            ws_extension: None,
+            payload_bytes_inflated: 0,
         })
     }
 

@@ -77,8 +77,21 @@ pub struct TechniqueReport {
     /// How busy the tool's cores were while publishing and draining (0–1),
     /// when it is pinned to some; softirq work on them included.
     pub tool_core_busy: Option<f64>,
+    /// With `--deflate`, for ws only: what the offer came to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deflate: Option<Deflate>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub latency_cdf: Vec<(f64, f64)>,
+}
+
+/// What a WebSocket run's permessage-deflate offer came to.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Deflate {
+    /// The server's `Sec-WebSocket-Extensions` answer, or "declined".
+    pub extension: String,
+    /// The compressed messages' payloads once inflated; `bytes_down` counts
+    /// them as they crossed the wire, compressed.
+    pub payload_bytes_inflated: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -144,6 +157,7 @@ pub fn table(report: &Report) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&deflate_notes(report));
     for (name, t) in in_order(report) {
         if t.tool_bound {
             let how_busy = match t.tool_core_busy {
@@ -185,6 +199,36 @@ pub fn markdown(report: &Report) -> String {
             t.server_cpu_s,
             t.server_kb_per_client
         );
+    }
+    let notes = deflate_notes(report);
+    if !notes.is_empty() {
+        // A blank line first, or the line would read as one more row.
+        let _ = write!(out, "\n{notes}");
+    }
+    out
+}
+
+/// A line for each technique that offered permessage-deflate (`--deflate`):
+/// the server's answer and, when it accepted, the wire's bytes next to what
+/// the compressed messages inflated to.
+fn deflate_notes(report: &Report) -> String {
+    let mut out = String::new();
+    for (name, t) in in_order(report) {
+        let Some(deflate) = &t.deflate else {
+            continue;
+        };
+        let _ = match deflate.extension.as_str() {
+            "declined" => writeln!(
+                out,
+                "{name}: permessage-deflate offered, and declined by the server: nothing was compressed"
+            ),
+            answer => writeln!(
+                out,
+                "{name}: permessage-deflate offered, the server answered `{answer}`: {} bytes down \
+                 on the wire; the compressed messages inflated to {} bytes of payload",
+                t.bytes_down, deflate.payload_bytes_inflated
+            ),
+        };
     }
     out
 }
@@ -325,5 +369,36 @@ mod tests {
             "{printed}"
         );
         assert!(!table(&report_of(TechniqueReport::default())).contains("warning"));
+    }
+
+    #[test]
+    fn the_deflate_answer_follows_the_tables() {
+        let compressed = TechniqueReport {
+            bytes_down: 1000,
+            deflate: Some(Deflate {
+                extension: "permessage-deflate".to_owned(),
+                payload_bytes_inflated: 3000,
+            }),
+            ..Default::default()
+        };
+        let written = markdown(&report_of(compressed));
+        assert!(
+            written.contains(
+                "\n\nws: permessage-deflate offered, the server answered `permessage-deflate`: \
+                 1000 bytes down on the wire; the compressed messages inflated to 3000 bytes of payload\n"
+            ),
+            "{written}"
+        );
+        let declined = TechniqueReport {
+            deflate: Some(Deflate {
+                extension: "declined".to_owned(),
+                payload_bytes_inflated: 0,
+            }),
+            ..Default::default()
+        };
+        assert!(
+            table(&report_of(declined)).contains("ws: permessage-deflate offered, and declined")
+        );
+        assert!(!markdown(&report_of(TechniqueReport::default())).contains("deflate"));
     }
 }

@@ -13,6 +13,14 @@
 //! What it handles is what a pushlab server sends (RFC 6455): unmasked text
 //! frames, possibly fragmented; pings, answered with a pong; a close,
 //! answered with a close. It sends nothing else: the tool publishes by POST.
+//!
+//! Asked to (`pushlab load --deflate`), it offers permessage-deflate (RFC
+//! 7692) as Chromium does, so the tool's bytes are those a browser's
+//! connection would carry; the byte counts stay the bytes on the wire,
+//! compressed. A message whose first frame has RSV1 set is compressed: it
+//! is inflated into the connection's message buffer ([`deflate`]).
+//! Uncompressed single-frame messages are still lent straight out of the
+//! read buffer, so the fast path pays only a look at the reserved bits.
 
 use std::io;
 use std::net::SocketAddr;
@@ -26,12 +34,20 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::http::{Error, MAX_HEADERS, header};
 use super::net::{ByteCounts, CountedStream};
 use crate::ws_accept::accept_key;
+use deflate::Deflate;
+
+mod deflate;
 
 const CONTINUATION: u8 = 0x0;
 const TEXT: u8 = 0x1;
+const BINARY: u8 = 0x2;
 const CLOSE: u8 = 0x8;
 const PING: u8 = 0x9;
 const PONG: u8 = 0xA;
+
+/// The first byte's reserved bits; RSV1 marks a compressed message.
+const RESERVED: u8 = 0x70;
+const RSV1: u8 = 0x40;
 
 /// How much the read buffer grows by when a frame does not fit yet.
 const READ_CHUNK: usize = 8 * 1024;
@@ -43,16 +59,28 @@ pub struct Socket {
     /// out.
     read: Vec<u8>,
     consumed: usize,
-    /// A fragmented text message being put together, while `assembling`.
+    /// A fragmented or compressed text message being put together.
     message: Vec<u8>,
-    assembling: bool,
+    assembling: Assembling,
+    /// permessage-deflate, when we offered it and the server accepted.
+    deflate: Option<Deflate>,
+}
+
+/// What `message` is being put together from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Assembling {
+    Nothing,
+    /// Fragments of an uncompressed message, copied.
+    Plain,
+    /// Fragments of a compressed message, inflated.
+    Compressed,
 }
 
 /// Where the next text message lies.
 enum Text {
-    /// One whole frame's payload, in the read buffer.
+    /// One whole uncompressed frame's payload, in the read buffer.
     InBuffer(Range<usize>),
-    /// Fragments put together in `message`.
+    /// Fragments put together, or a message inflated, in `message`.
     Assembled,
 }
 
@@ -60,35 +88,57 @@ enum Text {
 struct Frame {
     fin: bool,
     opcode: u8,
+    /// RSV1: the first frame of a compressed message.
+    compressed: bool,
     payload: Range<usize>,
 }
 
 impl Socket {
-    /// Opens a TCP connection and upgrades it to WebSocket on `path`.
+    /// Opens a TCP connection and upgrades it to WebSocket on `path`,
+    /// offering permessage-deflate if `deflate`.
     pub async fn connect(
         addr: SocketAddr,
         counts: Rc<ByteCounts>,
         path: &str,
+        deflate: bool,
     ) -> Result<Socket, Error> {
         let mut socket = Socket {
             stream: CountedStream::connect(addr, counts).await?,
             read: Vec::with_capacity(READ_CHUNK),
             consumed: 0,
             message: Vec::new(),
-            assembling: false,
+            assembling: Assembling::Nothing,
+            deflate: None,
         };
-        socket.handshake(&addr.to_string(), path).await?;
+        socket.handshake(&addr.to_string(), path, deflate).await?;
         Ok(socket)
+    }
+
+    /// The server's answer to our permessage-deflate offer, as it sent it;
+    /// `None` when we did not offer it or the server declined.
+    pub fn extension(&self) -> Option<&str> {
+        self.deflate.as_ref().map(Deflate::answer)
+    }
+
+    /// Payload bytes of compressed messages once inflated, since the last
+    /// call: what the wire bytes of those messages carried.
+    pub fn take_inflated(&mut self) -> u64 {
+        self.deflate.as_mut().map_or(0, Deflate::take_inflated)
     }
 
     /// Sends the upgrade request and reads the `101 Switching Protocols`
     /// answer; whatever follows it in the buffer is the first frames.
-    async fn handshake(&mut self, host: &str, path: &str) -> Result<(), Error> {
+    async fn handshake(&mut self, host: &str, path: &str, deflate: bool) -> Result<(), Error> {
         let key = BASE64.encode(rand::random::<[u8; 16]>());
+        let offer = if deflate {
+            format!("sec-websocket-extensions: {}\r\n", deflate::OFFER)
+        } else {
+            String::new()
+        };
         let request = format!(
             "GET {path} HTTP/1.1\r\nhost: {host}\r\nupgrade: websocket\r\n\
              connection: Upgrade\r\nsec-websocket-key: {key}\r\n\
-             sec-websocket-version: 13\r\n\r\n"
+             sec-websocket-version: 13\r\n{offer}\r\n"
         );
         self.stream.write_all(request.as_bytes()).await?;
         loop {
@@ -96,6 +146,7 @@ impl Socket {
             let mut answer = httparse::Response::new(&mut headers);
             if let httparse::Status::Complete(head_len) = answer.parse(&self.read)? {
                 check_upgrade(&answer, &key)?;
+                self.deflate = deflate::accepted(answer.headers, deflate)?;
                 self.consumed = head_len;
                 return Ok(());
             }
@@ -112,16 +163,21 @@ impl Socket {
                 continue;
             };
             match frame.opcode {
-                TEXT if frame.fin => break Text::InBuffer(frame.payload),
+                TEXT if frame.fin && !frame.compressed => break Text::InBuffer(frame.payload),
                 TEXT => {
                     self.message.clear();
-                    self.message.extend_from_slice(&self.read[frame.payload]);
-                    self.assembling = true;
+                    self.assembling = if frame.compressed {
+                        Assembling::Compressed
+                    } else {
+                        Assembling::Plain
+                    };
+                    if self.add_fragment(&frame)? {
+                        break Text::Assembled;
+                    }
                 }
-                CONTINUATION if self.assembling => {
-                    self.message.extend_from_slice(&self.read[frame.payload]);
-                    if frame.fin {
-                        self.assembling = false;
+                CONTINUATION if self.assembling != Assembling::Nothing => {
+                    let last = self.add_fragment(&frame)?;
+                    if last {
                         break Text::Assembled;
                     }
                 }
@@ -138,13 +194,35 @@ impl Socket {
                     self.send(CLOSE, &code).await?;
                     return Err("the WebSocket closed".into());
                 }
-                _ => {} // pongs, binary frames and their fragments: not ours
+                _ => {} // pongs, binary frames and their fragments: pushlab sends none
             }
         };
         Ok(match text {
             Text::InBuffer(payload) => &self.read[payload],
             Text::Assembled => &self.message,
         })
+    }
+
+    /// Adds a fragment's payload to `message`, inflated if the message is
+    /// compressed; true when that was the message's last fragment.
+    fn add_fragment(&mut self, frame: &Frame) -> Result<bool, Error> {
+        let payload = &self.read[frame.payload.clone()];
+        match self.assembling {
+            Assembling::Plain => self.message.extend_from_slice(payload),
+            Assembling::Compressed => {
+                let deflate = (self.deflate.as_mut())
+                    .ok_or("a compressed message without permessage-deflate")?;
+                deflate.inflate(payload, &mut self.message)?;
+                if frame.fin {
+                    deflate.end_message(&mut self.message)?;
+                }
+            }
+            Assembling::Nothing => {}
+        }
+        if frame.fin {
+            self.assembling = Assembling::Nothing;
+        }
+        Ok(frame.fin)
     }
 
     /// The frame at the start of the unconsumed bytes, once all of it has
@@ -154,16 +232,37 @@ impl Socket {
         let Some((header_len, payload_len)) = frame_header(&self.read[start..])? else {
             return Ok(None);
         };
+        let first = self.read[start];
+        if first & RESERVED != 0 {
+            self.check_reserved(first)?;
+        }
         let end = start + header_len + payload_len;
         if self.read.len() < end {
             return Ok(None);
         }
         self.consumed = end;
         Ok(Some(Frame {
-            fin: self.read[start] & 0x80 != 0,
-            opcode: self.read[start] & 0x0F,
+            fin: first & 0x80 != 0,
+            opcode: first & 0x0F,
+            compressed: first & RSV1 != 0,
             payload: start + header_len..end,
         }))
+    }
+
+    /// A frame's reserved bits, when some are set: only RSV1 may be, once
+    /// permessage-deflate is negotiated, and only on the first frame of a
+    /// data message (RFC 7692 §6.1); anything else fails the connection.
+    fn check_reserved(&self, first: u8) -> Result<(), Error> {
+        if first & RESERVED != RSV1 {
+            return Err("a frame with RSV2 or RSV3 set, which no extension of ours defines".into());
+        }
+        if self.deflate.is_none() {
+            return Err("a compressed frame (RSV1) but no permessage-deflate negotiated".into());
+        }
+        match first & 0x0F {
+            TEXT | BINARY => Ok(()),
+            _ => Err("RSV1 on a control or continuation frame, which are never compressed".into()),
+        }
     }
 
     /// Reads more from the socket, first dropping what was handed out.
@@ -230,26 +329,4 @@ fn frame_header(buf: &[u8]) -> Result<Option<(usize, usize)>, Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_three_length_forms() {
-        assert_eq!(frame_header(&[0x81, 5]).unwrap(), Some((2, 5)));
-        assert_eq!(frame_header(&[0x81, 126, 1, 0]).unwrap(), Some((4, 256)));
-        let long = [0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0];
-        assert_eq!(frame_header(&long).unwrap(), Some((10, 65536)));
-    }
-
-    #[test]
-    fn waits_for_a_whole_header() {
-        assert_eq!(frame_header(&[0x81]).unwrap(), None);
-        assert_eq!(frame_header(&[0x81, 126, 1]).unwrap(), None);
-        assert_eq!(frame_header(&[0x81, 127, 0, 0]).unwrap(), None);
-    }
-
-    #[test]
-    fn refuses_a_masked_server_frame() {
-        assert!(frame_header(&[0x81, 0x85]).is_err());
-    }
-}
+mod tests;

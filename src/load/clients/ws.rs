@@ -1,5 +1,7 @@
 //! A WebSocket client: one upgrade to `/ws`, then a frame per message; it
-//! resumes with `?since=` after an error.
+//! resumes with `?since=` after an error. With `--deflate` it offers
+//! permessage-deflate, and records the server's answer and what the
+//! compressed messages inflated to.
 
 use std::rc::Rc;
 
@@ -11,17 +13,27 @@ use crate::load::websocket::Socket;
 pub async fn connection(run: &Run, index: usize, cursor: &mut Option<u64>) -> Result<(), Error> {
     let server = run.server_of(index);
     let path = with_cursor("/ws", *cursor);
-    let mut socket = Socket::connect(server, Rc::clone(&run.bytes), &path).await?;
+    let deflate = run.settings.deflate;
+    let mut socket = Socket::connect(server, Rc::clone(&run.bytes), &path, deflate).await?;
     {
         let mut recorder = run.recorder.borrow_mut();
         recorder.connections += 1;
         recorder.requests += 1;
+        if deflate && recorder.ws_extension.is_none() {
+            let answer = socket.extension().unwrap_or("declined");
+            recorder.ws_extension = Some(answer.to_owned());
+        }
     }
     loop {
         // Pings are answered by the socket itself; a close ends the loop
         // with an error, and the caller reconnects.
         let text = socket.next_text().await?;
         on_frame(run, index, text, cursor);
+        // Zero unless that message was compressed: the recorder is left alone.
+        let inflated = socket.take_inflated();
+        if inflated > 0 {
+            run.recorder.borrow_mut().payload_bytes_inflated += inflated;
+        }
     }
 }
 
