@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::techniques::ws::DeflatePolicy;
+
 /// Settings of one pushlab server.
 #[derive(Args, Clone, Debug)]
 pub struct Config {
@@ -73,6 +75,14 @@ pub struct Config {
     /// (--echo-max-queued plus --echo-max-message, about 3 MiB).
     #[arg(long, default_value_t = 100)]
     pub max_echo: usize,
+
+    /// permessage-deflate on /ws and /ws/echo: `off` declines every
+    /// browser's offer; `on` compresses with context takeover (the best
+    /// ratio, a compressor per connection); `no-context-takeover` compresses
+    /// each message alone (nothing kept per connection, a broadcast
+    /// compressed once). Chapter 6 has the measurements behind the default.
+    #[arg(long, value_enum, default_value_t = DeflatePolicy::default())]
+    pub ws_deflate: DeflatePolicy,
 
     /// How often the server pings each WebSocket client.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
@@ -167,6 +177,7 @@ impl Default for Config {
             echo_max_message: 1 << 20,
             echo_max_queued: 2 << 20,
             max_echo: 100,
+            ws_deflate: DeflatePolicy::default(),
             ws_ping_interval: Duration::from_secs(10),
             ws_idle_timeout: Duration::from_secs(30),
             sse_keepalive: Duration::from_secs(15),

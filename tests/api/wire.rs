@@ -158,7 +158,12 @@ async fn a_polls_bytes_in_the_log_are_the_bytes_a_raw_socket_saw() {
 /// masked as it was sent, the server's as it was received.
 #[tokio::test]
 async fn a_websockets_handshake_and_frames_in_the_log_are_the_raw_sockets() {
-    let app = spawn_app(test_config());
+    // The offer is declined, so the frames can be read as text here; the
+    // compressed ones are the browser test's (tests/browser/wire.test.mjs).
+    let app = spawn_app(pushlab::Config {
+        ws_deflate: pushlab::techniques::ws::DeflatePolicy::Off,
+        ..test_config()
+    });
     open_view(&app, TAB).await;
 
     let mut raw = Raw::connect(&app).await;

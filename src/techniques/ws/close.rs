@@ -11,7 +11,7 @@
 //! | the server is shutting down                      | 1001 | going away      |
 //! | a frame breaks the protocol (unmasked, bad opcode, reserved bits) | 1002 | protocol error |
 //! | a binary frame where JSON text is expected (`/ws`) | 1003 | unsupported data |
-//! | text that is not UTF-8                           | 1007 | invalid payload |
+//! | text that is not UTF-8, compressed data that does not inflate | 1007 | invalid payload |
 //! | silent for too long, or too slow to read (echo)  | 1008 | policy violation |
 //! | a frame or a message over the size limit         | 1009 | message too big |
 //!
@@ -50,6 +50,9 @@ pub fn protocol_close(error: &ProtocolError) -> Ending {
             ),
             IoRefusal::MessageTooLarge => close(CloseCode::Size, "message too large"),
             IoRefusal::InvalidUtf8 => close(CloseCode::Invalid, "text is not valid UTF-8"),
+            IoRefusal::BadCompression => {
+                close(CloseCode::Invalid, "compressed data does not inflate")
+            }
         },
         other => close(CloseCode::Protocol, &other.to_string()),
     };
@@ -63,13 +66,15 @@ enum IoRefusal {
     ReservedBits,
     MessageTooLarge,
     InvalidUtf8,
+    BadCompression,
 }
 
-/// Tells apart the three refusals actix-http 3.20 and actix-ws 0.4 report
+/// Tells apart the four refusals actix-http 3.20 and actix-ws 0.4 report
 /// as `ProtocolError::Io`, which only their text distinguishes: a frame with
 /// reserved bits set (actix-http's `ws/frame.rs`), a fragmented message over
-/// the continuation limit (actix-ws's `aggregated.rs`), and text that is
-/// not UTF-8 (actix-ws, `InvalidData`). Any other I/O error is the
+/// the continuation limit (actix-ws's `aggregated.rs`), compressed data that
+/// does not inflate (the vendored `ws/deflate.rs`), and text that is not
+/// UTF-8 (actix-ws, `InvalidData`). Any other I/O error is the
 /// connection failing: `None`. When actix gives these kinds of their own,
 /// match on them instead.
 fn io_refusal(io: &std::io::Error) -> Option<IoRefusal> {
@@ -78,6 +83,8 @@ fn io_refusal(io: &std::io::Error) -> Option<IoRefusal> {
         Some(IoRefusal::ReservedBits)
     } else if text.contains("maximum continuation size") {
         Some(IoRefusal::MessageTooLarge)
+    } else if text.contains("compressed data") {
+        Some(IoRefusal::BadCompression)
     } else if io.kind() == std::io::ErrorKind::InvalidData {
         Some(IoRefusal::InvalidUtf8)
     } else {
@@ -129,10 +136,15 @@ mod tests {
         );
         let continuation = io(ErrorKind::Other, "Exceeded maximum continuation size");
         let utf8 = io(ErrorKind::InvalidData, "invalid utf-8 sequence");
+        let inflate = io(
+            ErrorKind::InvalidData,
+            "invalid compressed data: corrupt deflate stream",
+        );
         let reset = io(ErrorKind::ConnectionReset, "connection reset");
         assert_eq!(io_refusal(&reserved), Some(IoRefusal::ReservedBits));
         assert_eq!(io_refusal(&continuation), Some(IoRefusal::MessageTooLarge));
         assert_eq!(io_refusal(&utf8), Some(IoRefusal::InvalidUtf8));
+        assert_eq!(io_refusal(&inflate), Some(IoRefusal::BadCompression));
         assert_eq!(io_refusal(&reset), None);
     }
 

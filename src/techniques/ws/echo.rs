@@ -18,7 +18,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytestring::ByteString;
 
-use super::handshake::{check_handshake, handshake_error, refuse};
+use super::handshake::{check_handshake, refuse, upgrade};
 use super::session::{Connection, Endpoint, Step};
 use crate::plumbing::error::ApiError;
 use crate::plumbing::limits::outbox::Outbox;
@@ -37,7 +37,7 @@ pub async fn echo(
     }
 
     let max = state.config.echo_max_message;
-    let (response, session, frames) = actix_ws::handle(&req, body).map_err(handshake_error)?;
+    let (response, session, frames, _extensions) = upgrade(&req, body, &state.config, None)?;
     let frames = frames
         .max_frame_size(max)
         .aggregate_continuations()

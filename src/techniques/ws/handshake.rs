@@ -9,11 +9,22 @@
 //! HTTP/1.0 request, a missing header or a malformed key get a JSON 400,
 //! and a version other than 13 a `426 Upgrade Required` naming the version
 //! this server speaks (RFC 6455 §4.4), so the client can retry.
+//!
+//! Two more headers may ask for something, and [`upgrade`] answers both:
+//! - `Sec-WebSocket-Protocol`: the subprotocols the client speaks, in its
+//!   order of preference. The server answers with the one it picked, or
+//!   with no such header when it speaks none of them (RFC 6455 §4.2.2); a
+//!   browser fails a connection whose answer names a protocol it never
+//!   offered.
+//! - `Sec-WebSocket-Extensions`: compression (`deflate.rs`).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{StatusCode, Version};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_ws::{MessageStream, Session};
 
+use super::deflate;
+use crate::plumbing::config::Config;
 use crate::plumbing::error::ApiError;
 use crate::ws_accept;
 
@@ -101,9 +112,57 @@ pub fn refuse(refusal: &ApiError) -> HttpResponse {
 }
 // docs:end ws-handshake
 
+/// What the handshake's `Sec-WebSocket-Extensions` offered, and what the
+/// server answered: a browser's script sees only the answer
+/// (`WebSocket.extensions`), so `/ws` tells it both.
+#[derive(Debug, Default)]
+pub struct Extensions {
+    pub offered: Option<String>,
+    pub accepted: Option<String>,
+}
+
+/// The answer to a checked handshake: `101 Switching Protocols`, with the
+/// subprotocol picked from `subprotocol` if the client offered it and the
+/// compression `--ws-deflate` allows; then the session to send with and
+/// the client's frames, both compressing as negotiated.
+pub fn upgrade(
+    req: &HttpRequest,
+    body: web::Payload,
+    config: &Config,
+    subprotocol: Option<&str>,
+) -> Result<(HttpResponse, Session, MessageStream, Extensions), ApiError> {
+    let negotiated = deflate::negotiate(req.headers(), config.ws_deflate);
+    let deflate = negotiated.as_ref().map(|n| n.config);
+    let protocols: Vec<&str> = subprotocol.into_iter().collect();
+    let (mut response, session, frames) =
+        actix_ws::handle_with_deflate(req, body, &protocols, deflate).map_err(handshake_error)?;
+    let extensions = Extensions {
+        offered: offered_extensions(req),
+        accepted: negotiated
+            .as_ref()
+            .and_then(|n| n.answer.to_str().ok())
+            .map(str::to_owned),
+    };
+    if let Some(negotiated) = negotiated {
+        let headers = response.headers_mut();
+        headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, negotiated.answer);
+    }
+    Ok((response, session, frames, extensions))
+}
+
+/// The request's `Sec-WebSocket-Extensions` lines, joined as one list.
+fn offered_extensions(req: &HttpRequest) -> Option<String> {
+    let lines: Vec<&str> = req
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(", "))
+}
+
 /// What actix-ws still refuses after [`check_handshake`] let a request
 /// through (nothing, today; kept so a refusal is never an HTML page).
-pub fn handshake_error(err: actix_web::Error) -> ApiError {
+fn handshake_error(err: actix_web::Error) -> ApiError {
     ApiError::bad_request(
         "bad_handshake",
         format!("not a valid WebSocket handshake: {err}"),

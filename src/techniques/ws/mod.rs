@@ -32,6 +32,7 @@
 //! that can set headers): see [`crate::publish`].
 
 mod close;
+mod deflate;
 mod echo;
 mod handshake;
 mod session;
@@ -45,6 +46,7 @@ use actix_ws::CloseCode;
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 
+pub use deflate::DeflatePolicy;
 pub use echo::echo;
 
 use crate::cursor::CursorQuery;
@@ -56,10 +58,18 @@ use crate::publish::NewMessage;
 use crate::tally::Tally;
 use crate::technique::Technique;
 use close::close;
-use handshake::{check_handshake, handshake_error, refuse};
+use handshake::{Extensions, check_handshake, refuse, upgrade};
 use session::{Connection, Endpoint, Step};
 
-/// Largest single frame /ws accepts. Publishing needs a few hundred bytes.
+/// The subprotocol of /ws's JSON frames, answered when a client offers it
+/// (`new WebSocket(url, "pushlab.v1")`). A client that offers none gets
+/// the same frames; one that offers only others gets no protocol in the
+/// answer (RFC 6455 §4.2.2) and may close.
+pub const SUBPROTOCOL: &str = "pushlab.v1";
+
+/// Largest single frame /ws accepts (compressed, on the wire), and largest
+/// message a compressed one may inflate to. Publishing needs a few hundred
+/// bytes.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Largest message /ws accepts once its fragments are put together.
 const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -80,7 +90,8 @@ pub async fn handle(
         return Ok(refuse(&refusal));
     }
 
-    let (response, session, frames) = actix_ws::handle(&req, body).map_err(handshake_error)?;
+    let (response, session, frames, extensions) =
+        upgrade(&req, body, &state.config, Some(SUBPROTOCOL))?;
     let frames = frames
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
@@ -90,6 +101,7 @@ pub async fn handle(
     // its own task and answer 101 at once.
     let subscriber = Subscriber {
         subscription: state.hub.subscribe(cursor).await,
+        extensions: Some(Box::new(extensions)),
         tally: Tally::of(&req, &state.stats, Technique::ws),
         peer: req.peer_addr().map(|peer| peer.ip()),
         teacher: state.teacher.allows(&req),
@@ -106,6 +118,11 @@ enum ServerFrame<'a> {
     Hello {
         epoch: &'a str,
         next: u64,
+        /// The client's `Sec-WebSocket-Extensions`, as it sent it: a
+        /// browser's script cannot see its own request headers.
+        offered: Option<&'a str>,
+        /// The server's answer: what both sides now use.
+        accepted: Option<&'a str>,
     },
     /// `epoch` names the run the stream continues in: after a reset, the
     /// one a reconnecting client's cursor must name.
@@ -139,6 +156,9 @@ enum ClientFrame {
 /// `/ws`'s side of a connection: the hub's messages out, publishes in.
 struct Subscriber {
     subscription: Subscription,
+    /// What the handshake offered and settled on, for the hello frame;
+    /// let go once it is sent.
+    extensions: Option<Box<Extensions>>,
     /// Where deliveries are counted: the class's figures and the tab's.
     tally: Tally,
     /// The client's address: its publishes count against its publish rate.
@@ -150,10 +170,13 @@ struct Subscriber {
 
 impl Endpoint for Subscriber {
     /// Where the stream starts: the run and the cursor.
-    fn greeting(&self) -> Option<String> {
+    fn greeting(&mut self) -> Option<String> {
+        let extensions = self.extensions.take().unwrap_or_default();
         let hello = ServerFrame::Hello {
             epoch: self.subscription.epoch(),
             next: self.subscription.next(),
+            offered: extensions.offered.as_deref(),
+            accepted: extensions.accepted.as_deref(),
         };
         Some(hello.text())
     }

@@ -41,7 +41,7 @@ use crate::technique::Technique;
 /// What an endpoint does with its connection besides keeping it alive.
 pub trait Endpoint {
     /// The first frame the client gets, if any.
-    fn greeting(&self) -> Option<String> {
+    fn greeting(&mut self) -> Option<String> {
         None
     }
 

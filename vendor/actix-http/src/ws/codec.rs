@@ -4,6 +4,7 @@ use bytestring::ByteString;
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{
+    deflate::{Deflate, DeflateConfig},
     frame::Parser,
     proto::{CloseReason, OpCode},
     ProtocolError,
@@ -70,6 +71,8 @@ pub enum Item {
 pub struct Codec {
     flags: Flags,
     max_size: usize,
+    /// pushlab: permessage-deflate, when the handshake negotiated it.
+    deflate: Option<Box<Deflate>>,
 }
 
 bitflags! {
@@ -78,6 +81,8 @@ bitflags! {
         const SERVER         = 0b0000_0001;
         const CONTINUATION   = 0b0000_0010;
         const W_CONTINUATION = 0b0000_0100;
+        /// pushlab: the message being received is compressed.
+        const R_COMPRESSED   = 0b0000_1000;
     }
 }
 
@@ -90,7 +95,79 @@ impl Codec {
         Codec {
             max_size: DEFAULT_MAX_FRAME_SIZE,
             flags: Flags::SERVER,
+            deflate: None,
         }
+    }
+
+    /// pushlab: compress text and binary messages, and inflate the peer's,
+    /// as the handshake negotiated (permessage-deflate, RFC 7692). Call it
+    /// after [`Codec::client_mode`]: the side decides which parameters are
+    /// whose. A compressed message may inflate to at most `max_size` bytes.
+    #[must_use = "This returns the a new Codec, without modifying the original."]
+    pub fn deflate(mut self, config: DeflateConfig) -> Self {
+        let server = self.flags.contains(Flags::SERVER);
+        self.deflate = Some(Box::new(Deflate::new(config, server)));
+        self
+    }
+
+    /// pushlab: writes a text or binary message, compressed when
+    /// permessage-deflate was negotiated.
+    fn write_data(
+        &mut self,
+        dst: &mut BytesMut,
+        payload: Bytes,
+        op: OpCode,
+    ) -> Result<(), ProtocolError> {
+        let mask = !self.flags.contains(Flags::SERVER);
+        match &mut self.deflate {
+            Some(deflate) => {
+                let compressed = deflate.compress(payload)?;
+                Parser::write_frame(dst, compressed, op, true, true, mask);
+            }
+            None => Parser::write_message(dst, payload, op, true, mask),
+        }
+        Ok(())
+    }
+
+    /// pushlab: a received frame's payload as the application sees it:
+    /// inflated when it belongs to a compressed message. RSV1 marks the
+    /// first frame of one; on any other frame it is a protocol error.
+    fn inflated(
+        &mut self,
+        rsv1: bool,
+        finished: bool,
+        opcode: OpCode,
+        payload: Bytes,
+    ) -> Result<Bytes, ProtocolError> {
+        let Some(deflate) = &mut self.deflate else {
+            return Ok(payload);
+        };
+        let compressed = match opcode {
+            OpCode::Text | OpCode::Binary => {
+                if rsv1 && !finished {
+                    self.flags.insert(Flags::R_COMPRESSED);
+                }
+                rsv1
+            }
+            OpCode::Continue if !rsv1 => {
+                let compressed = self.flags.contains(Flags::R_COMPRESSED);
+                if finished {
+                    self.flags.remove(Flags::R_COMPRESSED);
+                }
+                compressed
+            }
+            _ if rsv1 => {
+                return Err(ProtocolError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "Received a frame with non-zero reserved bits",
+                )))
+            }
+            _ => false,
+        };
+        if !compressed {
+            return Ok(payload);
+        }
+        deflate.inflate(&payload, finished, self.max_size)
     }
 
     /// Set max frame size.
@@ -123,20 +200,8 @@ impl Encoder<Message> for Codec {
 
     fn encode(&mut self, item: Message, dst: &mut BytesMut) -> Result<(), Self::Error> {
         match item {
-            Message::Text(txt) => Parser::write_message(
-                dst,
-                txt,
-                OpCode::Text,
-                true,
-                !self.flags.contains(Flags::SERVER),
-            ),
-            Message::Binary(bin) => Parser::write_message(
-                dst,
-                bin,
-                OpCode::Binary,
-                true,
-                !self.flags.contains(Flags::SERVER),
-            ),
+            Message::Text(txt) => self.write_data(dst, txt.into_bytes(), OpCode::Text)?,
+            Message::Binary(bin) => self.write_data(dst, bin, OpCode::Binary)?,
             Message::Ping(txt) => Parser::write_message(
                 dst,
                 txt,
@@ -222,20 +287,24 @@ impl Decoder for Codec {
     type Error = ProtocolError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
-        let Some((finished, opcode, payload)) =
-            Parser::parse(src, self.flags.contains(Flags::SERVER), self.max_size)?
+        let Some((finished, rsv1, opcode, payload)) = Parser::parse_frame(
+            src,
+            self.flags.contains(Flags::SERVER),
+            self.max_size,
+            self.deflate.is_some(),
+        )?
         else {
             return Ok(None);
         };
+        let payload = payload.map(|pl| pl.freeze()).unwrap_or_else(Bytes::new);
+        let payload = self.inflated(rsv1, finished, opcode, payload)?;
 
         if !finished {
             return match opcode {
                 // Continuation frames are exposed individually; aggregation is handled downstream.
                 OpCode::Continue => {
                     if self.flags.contains(Flags::CONTINUATION) {
-                        Ok(Some(Frame::Continuation(Item::Continue(
-                            payload.map(|pl| pl.freeze()).unwrap_or_else(Bytes::new),
-                        ))))
+                        Ok(Some(Frame::Continuation(Item::Continue(payload))))
                     } else {
                         Err(ProtocolError::ContinuationNotStarted)
                     }
@@ -243,9 +312,7 @@ impl Decoder for Codec {
                 OpCode::Binary => {
                     if !self.flags.contains(Flags::CONTINUATION) {
                         self.flags.insert(Flags::CONTINUATION);
-                        Ok(Some(Frame::Continuation(Item::FirstBinary(
-                            payload.map(|pl| pl.freeze()).unwrap_or_else(Bytes::new),
-                        ))))
+                        Ok(Some(Frame::Continuation(Item::FirstBinary(payload))))
                     } else {
                         Err(ProtocolError::ContinuationStarted)
                     }
@@ -253,9 +320,7 @@ impl Decoder for Codec {
                 OpCode::Text => {
                     if !self.flags.contains(Flags::CONTINUATION) {
                         self.flags.insert(Flags::CONTINUATION);
-                        Ok(Some(Frame::Continuation(Item::FirstText(
-                            payload.map(|pl| pl.freeze()).unwrap_or_else(Bytes::new),
-                        ))))
+                        Ok(Some(Frame::Continuation(Item::FirstText(payload))))
                     } else {
                         Err(ProtocolError::ContinuationStarted)
                     }
@@ -271,44 +336,34 @@ impl Decoder for Codec {
             OpCode::Continue => {
                 if self.flags.contains(Flags::CONTINUATION) {
                     self.flags.remove(Flags::CONTINUATION);
-                    Ok(Some(Frame::Continuation(Item::Last(
-                        payload.map(|pl| pl.freeze()).unwrap_or_else(Bytes::new),
-                    ))))
+                    Ok(Some(Frame::Continuation(Item::Last(payload))))
                 } else {
                     Err(ProtocolError::ContinuationNotStarted)
                 }
             }
             OpCode::Bad => Err(ProtocolError::BadOpCode),
             OpCode::Close => {
-                if let Some(ref pl) = payload {
-                    let close_reason = Parser::try_parse_close_payload(pl)?;
-                    Ok(Some(Frame::Close(close_reason)))
-                } else {
+                if payload.is_empty() {
                     Ok(Some(Frame::Close(None)))
+                } else {
+                    let close_reason = Parser::try_parse_close_payload(&payload)?;
+                    Ok(Some(Frame::Close(close_reason)))
                 }
             }
-            OpCode::Ping => Ok(Some(Frame::Ping(
-                payload.map(|pl| pl.freeze()).unwrap_or_else(Bytes::new),
-            ))),
-            OpCode::Pong => Ok(Some(Frame::Pong(
-                payload.map(|pl| pl.freeze()).unwrap_or_else(Bytes::new),
-            ))),
+            OpCode::Ping => Ok(Some(Frame::Ping(payload))),
+            OpCode::Pong => Ok(Some(Frame::Pong(payload))),
             OpCode::Binary => {
                 if self.flags.contains(Flags::CONTINUATION) {
                     Err(ProtocolError::ContinuationStarted)
                 } else {
-                    Ok(Some(Frame::Binary(
-                        payload.map(|pl| pl.freeze()).unwrap_or_else(Bytes::new),
-                    )))
+                    Ok(Some(Frame::Binary(payload)))
                 }
             }
             OpCode::Text => {
                 if self.flags.contains(Flags::CONTINUATION) {
                     Err(ProtocolError::ContinuationStarted)
                 } else {
-                    Ok(Some(Frame::Text(
-                        payload.map(|pl| pl.freeze()).unwrap_or_else(Bytes::new),
-                    )))
+                    Ok(Some(Frame::Text(payload)))
                 }
             }
         }

@@ -18,6 +18,10 @@ const FIN_MASK: u8 = 0x80;
 /// RSV1, RSV2, and RSV3 bitmask (RFC 6455 §5.2).
 const RSV_MASK: u8 = 0b0111_0000;
 
+/// pushlab: RSV1 alone, which permessage-deflate uses to mark a compressed
+/// message (RFC 7692 §6).
+const RSV1: u8 = 0b0100_0000;
+
 /// OpCode 4-bit nibble mask (RFC 6455 §5.2).
 const OPCODE_MASK: u8 = 0x0F;
 
@@ -66,7 +70,8 @@ impl Parser {
     fn parse_metadata(
         src: &[u8],
         server: bool,
-    ) -> Result<Option<(usize, bool, OpCode, usize, Option<[u8; 4]>)>, ProtocolError> {
+        rsv1_allowed: bool,
+    ) -> Result<Option<(usize, bool, bool, OpCode, usize, Option<[u8; 4]>)>, ProtocolError> {
         let chunk_len = src.len();
 
         let mut idx = 2;
@@ -77,9 +82,16 @@ impl Parser {
         let first = src[0];
         let second = src[1];
         let finished = first & FIN_MASK != 0;
+        let rsv1 = first & RSV1 != 0;
 
         // RSV1, RSV2, and RSV3 must be zero unless a negotiated extension defines them.
-        if first & RSV_MASK != 0 {
+        // pushlab: permessage-deflate, when negotiated, defines RSV1.
+        let reserved = if rsv1_allowed {
+            RSV_MASK & !RSV1
+        } else {
+            RSV_MASK
+        };
+        if first & reserved != 0 {
             // TODO(semver-major): use InvalidReservedBits
             return Err(ProtocolError::Io(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -144,7 +156,7 @@ impl Parser {
             None
         };
 
-        Ok(Some((idx, finished, opcode, length, mask)))
+        Ok(Some((idx, finished, rsv1, opcode, length, mask)))
     }
 
     /// Parse the input stream into a frame.
@@ -153,11 +165,24 @@ impl Parser {
         server: bool,
         max_size: usize,
     ) -> Result<Option<(bool, OpCode, Option<BytesMut>)>, ProtocolError> {
+        Ok(Parser::parse_frame(src, server, max_size, false)?
+            .map(|(finished, _rsv1, opcode, payload)| (finished, opcode, payload)))
+    }
+
+    /// pushlab: [`Parser::parse`], also saying whether RSV1 was set; with
+    /// `rsv1_allowed` false, a frame with RSV1 set is refused as before.
+    pub fn parse_frame(
+        src: &mut BytesMut,
+        server: bool,
+        max_size: usize,
+        rsv1_allowed: bool,
+    ) -> Result<Option<(bool, bool, OpCode, Option<BytesMut>)>, ProtocolError> {
         // try to parse ws frame metadata
-        let (idx, finished, opcode, length, mask) = match Parser::parse_metadata(src, server)? {
-            None => return Ok(None),
-            Some(res) => res,
-        };
+        let (idx, finished, rsv1, opcode, length, mask) =
+            match Parser::parse_metadata(src, server, rsv1_allowed)? {
+                None => return Ok(None),
+                Some(res) => res,
+            };
 
         // Live on 32-bit targets, where `u32::MAX` fits a `usize` and overflows this. On 64-bit
         // it cannot fire: overflowing needs a length above `u64::MAX - idx`, which has the most
@@ -201,7 +226,7 @@ impl Parser {
 
         // no need for body
         if length == 0 {
-            return Ok(Some((finished, opcode, None)));
+            return Ok(Some((finished, rsv1, opcode, None)));
         }
 
         let mut data = src.split_to(length);
@@ -219,7 +244,7 @@ impl Parser {
             apply_mask(&mut data, mask);
         }
 
-        Ok(Some((finished, opcode, Some(data))))
+        Ok(Some((finished, rsv1, opcode, Some(data))))
     }
 
     /// Parse the payload of a close frame.
@@ -302,12 +327,26 @@ impl Parser {
         fin: bool,
         mask: bool,
     ) {
+        Parser::write_frame(dst, pl, op, fin, false, mask)
+    }
+
+    /// pushlab: [`Parser::write_message`], with RSV1 set when `rsv1` is (the
+    /// first frame of a compressed message, RFC 7692 §6).
+    pub fn write_frame<B: AsRef<[u8]>>(
+        dst: &mut BytesMut,
+        pl: B,
+        op: OpCode,
+        fin: bool,
+        rsv1: bool,
+        mask: bool,
+    ) {
         let payload = pl.as_ref();
         let one = if fin {
             FIN_MASK | u8::from(op)
         } else {
             u8::from(op)
         };
+        let one = if rsv1 { one | RSV1 } else { one };
         let payload_len = payload.len();
         let (two, p_len) = if mask {
             (MASK_BIT, payload_len + MASK_LEN)

@@ -12,6 +12,7 @@ use http::{header, Method, StatusCode};
 use crate::{body::BoxBody, header::HeaderValue, RequestHead, Response, ResponseBuilder};
 
 mod codec;
+mod deflate;
 mod dispatcher;
 mod frame;
 mod mask;
@@ -19,6 +20,7 @@ mod proto;
 
 pub use self::{
     codec::{Codec, Frame, Item, Message},
+    deflate::DeflateConfig,
     dispatcher::Dispatcher,
     frame::Parser,
     proto::{hash_key, CloseCode, CloseReason, OpCode},
