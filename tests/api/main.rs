@@ -41,3 +41,4 @@ mod vendor;
 mod websocket;
 mod wire;
 mod ws_accept;
+mod ws_deflate;
