@@ -25,11 +25,17 @@
 //!   at once, keeps only the rest of the frame on its way (so the client
 //!   can still parse the stream) and ends it with a close frame.
 //!
+//! A frame is admitted at its uncompressed size, the most it can take; once
+//! actix-ws has encoded it (compressed, when permessage-deflate was
+//! negotiated) the count takes its true size instead, so that what is
+//! handed over and what was counted agree.
+//!
 //! So a client that stops reading costs at most the bound (or one frame, if
 //! larger), plus the write buffer and a slice, whatever it sends; after the
 //! cut, at most one frame plus the write buffer, until it reads or goes.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::error::Error as StdError;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -61,9 +67,10 @@ pub struct Outbox {
 struct State {
     /// Bytes the session queued that the body has not handed over yet.
     queued: usize,
-    /// Frames the session queued that the body has not taken from actix-ws
-    /// yet: they occupy its session queue.
-    frames: usize,
+    /// The sizes counted for the frames the session queued that the body
+    /// has not taken from actix-ws yet (they occupy its session queue), in
+    /// the order they were queued.
+    admitted: VecDeque<usize>,
     /// actix-ws's body: its session queue and encoder. `None` once cut.
     inner: Option<BoxBody>,
     /// Taken from `inner`, not yet handed to the connection. Starts at a
@@ -86,7 +93,7 @@ impl Outbox {
             max_queued,
             state: RefCell::new(State {
                 queued: 0,
-                frames: 0,
+                admitted: VecDeque::new(),
                 inner: Some(inner),
                 pending: Bytes::new(),
                 frame_left: 0,
@@ -106,10 +113,10 @@ impl Outbox {
         let frame = frame_len(payload);
         let mut state = self.state.borrow_mut();
         let fits = state.queued == 0
-            || (state.queued + frame <= self.max_queued && state.frames < SESSION_QUEUE);
+            || (state.queued + frame <= self.max_queued && state.admitted.len() < SESSION_QUEUE);
         if fits {
             state.queued += frame;
-            state.frames += 1;
+            state.admitted.push_back(frame);
         }
         fits
     }
@@ -128,7 +135,7 @@ impl Outbox {
         let rest = state.frame_left;
         state.pending.truncate(rest);
         state.queued = state.pending.len();
-        state.frames = 0;
+        state.admitted.clear();
         state.closing = Some(close_frame(code, reason));
         if let Some(waker) = state.waker.take() {
             waker.wake();
@@ -166,8 +173,11 @@ impl MessageBody for OutboxBody {
             };
             match Pin::new(inner).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
-                    // actix-ws took these frames off its session queue.
-                    state.frames = state.frames.saturating_sub(frames_in(&chunk));
+                    // actix-ws took these frames off its session queue and
+                    // encoded them: count what they became.
+                    let taken = frames_in(&chunk).min(state.admitted.len());
+                    let counted: usize = state.admitted.drain(..taken).sum();
+                    state.queued = state.queued.saturating_sub(counted) + chunk.len();
                     state.pending = chunk;
                 }
                 Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error))),
@@ -301,6 +311,20 @@ mod tests {
         BoxBody::new(actix_web::body::BodyStream::new(stream))
     }
 
+    /// A compressed frame is counted at its true size once encoded:
+    /// otherwise the count would grow by the saving with every message,
+    /// and a client reading everything would end as a "slow consumer".
+    #[actix_web::test]
+    async fn a_frame_smaller_than_admitted_is_counted_at_its_size() {
+        let compressed = encoded(100);
+        let (outbox, mut body) = Outbox::new(1 << 20, body_of(vec![compressed.clone()]));
+        assert!(outbox.admit(16 * 1024));
+        assert_eq!(outbox.queued(), frame_len(16 * 1024));
+        let slice = next(&mut body).await.unwrap().unwrap();
+        assert_eq!(slice.len(), compressed.len());
+        assert_eq!(outbox.queued(), 0);
+    }
+
     #[actix_web::test]
     async fn the_body_hands_over_slices_and_takes_each_off_the_count() {
         let message = encoded(200 * 1024);
@@ -315,7 +339,7 @@ mod tests {
             assert_eq!(outbox.queued(), message.len() - out.len());
         }
         assert_eq!(out, message);
-        assert_eq!(outbox.state.borrow().frames, 0);
+        assert!(outbox.state.borrow().admitted.is_empty());
     }
 
     #[test]
