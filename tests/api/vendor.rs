@@ -6,7 +6,8 @@
 //! that the patch was not used), and pushlab's memory per connection would
 //! double without a test noticing. So: the lock file holds exactly one
 //! actix-http, and it is the path dependency (no `source`, which registry
-//! crates have). `scripts/vendor-check.sh` checks the copy's contents.
+//! crates have). The same holds for actix-ws (`vendor/actix-ws`).
+//! `scripts/vendor-check.sh` checks the copies' contents.
 
 const LOCK: &str = include_str!("../../Cargo.lock");
 
@@ -25,6 +26,19 @@ fn the_vendored_actix_http_is_the_only_one_compiled_in() {
     assert!(
         !found[0].contains("source = "),
         "actix-http comes from a registry, not from vendor/actix-http: {}",
+        found[0]
+    );
+}
+
+/// The same for actix-ws, whose copy hands the negotiated compression to
+/// its codecs: a registry copy would quietly negotiate none.
+#[test]
+fn the_vendored_actix_ws_is_the_only_one_compiled_in() {
+    let found = packages(LOCK, "actix-ws");
+    assert_eq!(found.len(), 1, "more than one actix-ws: {found:?}");
+    assert!(
+        !found[0].contains("source = "),
+        "actix-ws comes from a registry, not from vendor/actix-ws: {}",
         found[0]
     );
 }

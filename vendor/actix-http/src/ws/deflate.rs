@@ -13,7 +13,7 @@
 //!   (zlib's is about 270 KB with a 15-bit window), made at its first message;
 //! - without it, each message is compressed alone, so nothing needs to outlive
 //!   a message: each thread keeps one compressor per window size, reset after
-//!   every message, and the last payloads it compressed, so a payload sent to
+//!   every message, and the last short payloads it compressed, so a payload sent to
 //!   a thousand connections (a broadcast) is compressed once per thread, not
 //!   once per connection;
 //! - an inflated message larger than the codec's `max_size` is refused
@@ -41,7 +41,12 @@ const MAX_WINDOW_BITS: u8 = 15;
 /// How many recently compressed payloads each thread remembers (contexts
 /// not taken over only): enough for a batch of broadcast messages to be
 /// handed to every connection before it is forgotten.
-const RECENT: usize = 16;
+const RECENT: usize = 64;
+
+/// The largest payload remembered: broadcast messages are short, and a
+/// large payload (an echo) is seldom sent twice but would be held until
+/// forgotten.
+const RECENT_MAX_PAYLOAD: usize = 4 * 1024;
 
 /// What the two ends agreed on, in the handshake's words (RFC 7692 §7.1).
 /// The codec compresses with its own side's parameters (`server_*` for a
@@ -235,6 +240,9 @@ impl Shared {
         compress.reset();
         result?;
         let compressed = Bytes::from(out);
+        if payload.len() > RECENT_MAX_PAYLOAD {
+            return Ok(compressed);
+        }
         if self.recent.len() == RECENT {
             self.recent.pop_front();
         }
