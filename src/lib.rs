@@ -54,12 +54,12 @@ use std::time::Duration;
 
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web as routes};
+use actix_web::{App, web as routes};
 
 pub use plumbing::config::Config;
 use plumbing::routing::{self, GET, POST, READ, resource};
 use plumbing::state::AppState;
-use plumbing::{connections, error, limits, origin, traffic};
+use plumbing::{connections, error, limits, origin, protocols, tls, traffic};
 use technique::Technique;
 use techniques::{longpoll, poll, sse, ws};
 
@@ -75,11 +75,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let address = listener.local_addr()?;
+    let tls = match tls::Certificate::from_args(&config.tls)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+    {
+        Some(certificate) => Some(tls::server_config(&certificate, address)?),
+        None => None,
+    };
     let state = AppState::start(config, address.ip().is_loopback())
         .await
         .map_err(std::io::Error::other)?;
-    tracing::info!("pushlab serving on http://{address}");
-    announce_teacher(&state, address);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!("pushlab serving on {scheme}://{address}");
+    announce_teacher(&state, address, scheme);
     if let Some(url) = state.broker.url() {
         tracing::info!("sharing one message stream through {url}");
     }
@@ -95,27 +102,27 @@ pub async fn run(
     let forgetting = actix_web::rt::spawn(forget_idle_publishers(state.clone()));
 
     let app_state = state.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(routes::Data::new(app_state.clone()))
-            .configure(|cfg| routes_of(cfg, &app_state))
-    })
-    .workers(workers)
-    // A client that closes its end is gone: drop its parked long-poll (and
-    // the handler's future with it) instead of keeping it until the timeout.
-    .h1_allow_half_closed(false)
-    // A client that trickles a request's head (slowloris) or body is
-    // answered 408 and closed, an idle one is closed, one client holds at
-    // most --max-connections-per-ip, and no burst of connections runs the
+    // HTTP/1.1 and HTTP/2 on one port (see plumbing/protocols.rs). A client
+    // that trickles a request's head (slowloris) or body is answered 408 and
+    // closed, an idle one is closed, one client holds at most
+    // --max-connections-per-ip, and no burst of connections runs the
     // process out of file descriptors: see plumbing/connections.rs.
-    .client_request_timeout(state.config.request_timeout)
-    .keep_alive(state.config.keep_alive_timeout)
-    .on_connect(connections::on_connect(&state.config, address))
-    .max_connections(connections::max_per_worker(workers))
-    .disable_signals()
-    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-    .listen(connections::deepen_accept_queue(listener)?)?
-    .run();
+    let serving = protocols::Serving {
+        workers,
+        max_connections: connections::max_per_worker(workers),
+        shutdown_grace: SHUTDOWN_GRACE,
+        tls,
+    };
+    let server = protocols::server(
+        connections::deepen_accept_queue(listener)?,
+        &state.config,
+        serving,
+        move || {
+            App::new()
+                .app_data(routes::Data::new(app_state.clone()))
+                .configure(|cfg| routes_of(cfg, &app_state))
+        },
+    )?;
 
     let handle = server.handle();
     let stopper = async move {
@@ -131,8 +138,12 @@ pub async fn run(
 }
 
 /// Prints the teacher URL, as Jupyter prints its token.
-fn announce_teacher(state: &AppState, address: std::net::SocketAddr) {
+fn announce_teacher(state: &AppState, address: std::net::SocketAddr, scheme: &str) {
     let url = teacher::url(address, state.teacher.key());
+    let url = match url.strip_prefix("http://") {
+        Some(rest) => format!("{scheme}://{rest}"),
+        None => url,
+    };
     if state.teacher.open() {
         tracing::info!("controls are open to every client; teacher: {url}");
     } else {

@@ -118,6 +118,21 @@ pub struct WireStats {
     pub bytes_out: Counter,
     /// Requests turned away with 503 because the route was at its limit.
     pub rejected: Counter,
+    /// Requests that came over HTTP/2, whose heads' bytes are estimated
+    /// (src/plumbing/hpack.rs).
+    pub http2_requests: Counter,
+}
+
+impl WireStats {
+    /// The figures that are estimates: the byte counts, once a request came
+    /// over HTTP/2 (its heads are HPACK-compressed out of pushlab's sight).
+    pub fn estimated(&self) -> &'static [&'static str] {
+        if self.http2_requests.get() > 0 {
+            &["bytes_in", "bytes_out"]
+        } else {
+            &[]
+        }
+    }
 }
 
 /// The counters of one technique.
@@ -213,6 +228,8 @@ impl TechniqueStats {
             bytes_in: self.wire.bytes_in.get(),
             bytes_out: self.wire.bytes_out.get(),
             rejected: self.wire.rejected.get(),
+            http2_requests: self.wire.http2_requests.get(),
+            estimated: self.wire.estimated(),
             slow_consumers: self.slow_consumers.get(),
             full_ring_reads: self.full_ring_reads.get(),
             latency_ms: self.latency_ms(),
@@ -337,6 +354,11 @@ pub struct TechniqueSnapshot {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub rejected: u64,
+    /// Requests over HTTP/2; when there are any, `bytes_in` and
+    /// `bytes_out` hold estimates of their heads.
+    pub http2_requests: u64,
+    /// The figures above that are estimates, not counted to the byte.
+    pub estimated: &'static [&'static str],
     pub slow_consumers: u64,
     pub full_ring_reads: u64,
     /// Live deliveries only.
@@ -707,6 +729,7 @@ impl Stats {
                     bytes_in: bytes_in.get_or_create(&label).clone(),
                     bytes_out: bytes_out.get_or_create(&label).clone(),
                     rejected: rejected.get_or_create(&label).clone(),
+                    http2_requests: Counter::default(),
                 },
                 empty_responses: empty.get_or_create(&label).clone(),
                 messages_delivered: delivered.get_or_create(&label).clone(),

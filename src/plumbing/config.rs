@@ -161,6 +161,14 @@ pub struct Config {
     /// reading) is dropped, so it cannot hold its session and memory forever.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub slow_consumer_timeout: Duration,
+
+    /// Serve HTTPS, so browsers speak HTTP/2 (ALPN): `--tls CERT KEY` with
+    /// two PEM files (the chain, leaf first, and its private key), or
+    /// `--tls self-signed` for a certificate made at start (localhost,
+    /// the loopback addresses, --addr). Without it, cleartext HTTP/1.1 and
+    /// HTTP/2 with prior knowledge (h2c) share the port.
+    #[arg(long, num_args = 1..=2, value_names = ["CERT", "KEY"])]
+    pub tls: Vec<String>,
 }
 
 impl Default for Config {
@@ -192,6 +200,7 @@ impl Default for Config {
             keep_alive_timeout: Duration::from_secs(15),
             max_connections_per_ip: None,
             slow_consumer_timeout: Duration::from_secs(10),
+            tls: Vec::new(),
         }
     }
 }

@@ -38,6 +38,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_http::h1::ConnectionRules;
+use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::ResponseError;
 use actix_web::body::BoxBody;
 use actix_web::dev::{Extensions, Response};
@@ -105,9 +106,7 @@ pub fn on_connect(
         });
     let per_client = (max > 0).then(|| Arc::new(PerClient::new(max)));
     move |io, data| {
-        let client = io
-            .downcast_ref::<TcpStream>()
-            .and_then(|stream| stream.peer_addr().ok());
+        let client = peer_of(io);
         let mut refused = None;
         if let (Some(limit), Some(client)) = (&per_client, client) {
             match limit.hold(client.ip()) {
@@ -123,6 +122,15 @@ pub fn on_connect(
             refused,
         });
     }
+}
+
+/// The client of a connection, cleartext or TLS (see plumbing/protocols.rs).
+fn peer_of(io: &dyn Any) -> Option<SocketAddr> {
+    let tcp = match io.downcast_ref::<TcpStream>() {
+        Some(tcp) => tcp,
+        None => io.downcast_ref::<TlsStream<TcpStream>>()?.get_ref().0,
+    };
+    tcp.peer_addr().ok()
 }
 
 /// The answer to a request whose head or body did not arrive in time.

@@ -57,7 +57,7 @@ use actix_web::{Error, HttpMessage};
 use futures_util::{Stream, StreamExt};
 
 use crate::plumbing::error::ApiError;
-use crate::plumbing::limits;
+use crate::plumbing::{hpack, limits};
 use crate::stats::{Stats, WireStats};
 use crate::tabs::wire::Exchange;
 use crate::tabs::{self, Tab, TabOpen, Tabs};
@@ -153,6 +153,11 @@ where
         let counters = &self.counters;
         let stats = counters.get();
         stats.requests.inc();
+        let http2 = req.version() == Version::HTTP_2;
+        if http2 {
+            // Its heads' sizes are estimates: see plumbing/hpack.rs.
+            stats.http2_requests.inc();
+        }
         let head_len = request_head_len(&req) as u64;
         stats.bytes_in.inc_by(head_len);
         let tab = match counters.tab_of(&req) {
@@ -176,6 +181,7 @@ where
         let has_body = !matches!(req.parts().1, Payload::None);
         if has_body {
             let counted = CountedPayload {
+                frame_header: if http2 { hpack::FRAME_HEADER } else { 0 },
                 inner: req.take_payload(),
                 counters: Rc::clone(counters),
                 tab: tab.clone(),
@@ -258,10 +264,10 @@ where
         }
         let head_len = response_head_len(&response, *version, *has_body);
         open.bytes_out(head_len as u64);
-        let chunked = is_chunked(&response, *version);
+        let framing = framing(&response, *version);
         Poll::Ready(Ok(response.map_body(move |_, body| CountedBody {
             body,
-            chunked,
+            framing,
             open,
         })))
     }
@@ -397,8 +403,12 @@ impl Drop for OpenGuard {
 }
 
 /// `GET /api/poll?since=3 HTTP/1.1\r\n`, each `name: value\r\n`, `\r\n`:
-/// as it arrived over HTTP/1, or as it would have been written.
+/// as it arrived over HTTP/1, or as it would have been written. Over
+/// HTTP/2, its HEADERS frame, estimated ([`hpack`]).
 fn request_head_len(req: &ServiceRequest) -> usize {
+    if req.version() == Version::HTTP_2 {
+        return h2_request_head_len(req);
+    }
     let raw = req.head().raw();
     if !raw.is_empty() {
         return raw.len();
@@ -408,12 +418,57 @@ fn request_head_len(req: &ServiceRequest) -> usize {
     request_line + headers_len(req.headers()) + 2
 }
 
+/// An HTTP/2 request's HEADERS frame, estimated: its pseudo-headers and
+/// headers, less the `host` actix-web's server made from `:authority`
+/// (plumbing/protocols.rs).
+fn h2_request_head_len(req: &ServiceRequest) -> usize {
+    let uri = req.uri();
+    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let authority = uri.authority().map(|a| a.as_str());
+    let pseudo = hpack::field_len(":method", req.method().as_str().as_bytes())
+        + hpack::field_len(":scheme", uri.scheme_str().unwrap_or("http").as_bytes())
+        + hpack::field_len(":path", path.as_bytes())
+        + authority.map_or(0, |a| hpack::field_len(":authority", a.as_bytes()));
+    let made_host = |name: &header::HeaderName| authority.is_some() && name == header::HOST;
+    hpack::FRAME_HEADER + pseudo + hpack::headers_len(req.headers(), made_host)
+}
+
+/// An HTTP/2 response's HEADERS frame, estimated: `:status`, the
+/// handler's headers less HTTP/1's connection headers, and what actix-http
+/// adds (`content-length`, `date`), as its HTTP/2 dispatcher does.
+fn h2_response_head_len<B: MessageBody>(res: &ServiceResponse<B>) -> usize {
+    let status = res.status();
+    let size = res.response().body().size();
+    let sized = matches!(size, BodySize::Sized(_));
+    let hop_by_hop = |name: &header::HeaderName| {
+        matches!(
+            *name,
+            header::CONNECTION | header::TRANSFER_ENCODING | header::UPGRADE
+        ) || (sized && name == header::CONTENT_LENGTH)
+    };
+    let mut len = hpack::FRAME_HEADER
+        + hpack::field_len(":status", status.as_str().as_bytes())
+        + hpack::headers_len(res.headers(), hop_by_hop);
+    if let BodySize::Sized(n) = size
+        && status != StatusCode::NO_CONTENT
+    {
+        len += hpack::field_len("content-length", n.to_string().as_bytes());
+    }
+    if !res.headers().contains_key(header::DATE) {
+        len += hpack::field_len("date", &[b' '; DATE_HEADER_LEN - "date: ".len() - 2]);
+    }
+    len
+}
+
 /// `HTTP/1.1 200 OK\r\n`, the headers actix writes, `\r\n`.
 fn response_head_len<B: MessageBody>(
     res: &ServiceResponse<B>,
     version: Version,
     request_has_body: bool,
 ) -> usize {
+    if version == Version::HTTP_2 {
+        return h2_response_head_len(res);
+    }
     let status = res.status();
     let reason = status.canonical_reason().unwrap_or("");
     let status_line = "HTTP/1.1 200 ".len() + reason.len() + 2;
@@ -517,12 +572,47 @@ fn headers_len(headers: &header::HeaderMap) -> usize {
         .sum()
 }
 
+/// How a response's body goes on the wire.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// As it is: a sized HTTP/1 body, an HTTP/1.0 stream, an upgraded
+    /// connection's byte stream.
+    Plain,
+    /// A streamed HTTP/1.1 body: `{len:X}\r\n` + data + `\r\n` per chunk,
+    /// `0\r\n\r\n` at the end.
+    Chunked,
+    /// HTTP/2: a DATA frame per chunk (actix-http's dispatcher sends at
+    /// most 16 KiB in one), and an empty one that ends the stream.
+    Http2,
+}
+
 /// A streamed HTTP/1.1 body is sent chunked, except after an upgrade, where
 /// the body *is* the new protocol's byte stream.
-fn is_chunked<B: MessageBody>(res: &ServiceResponse<B>, version: Version) -> bool {
-    res.status() != StatusCode::SWITCHING_PROTOCOLS
-        && version >= Version::HTTP_11
+fn framing<B: MessageBody>(res: &ServiceResponse<B>, version: Version) -> Framing {
+    if version == Version::HTTP_2 {
+        Framing::Http2
+    } else if res.status() != StatusCode::SWITCHING_PROTOCOLS
+        && version == Version::HTTP_11
         && matches!(res.response().body().size(), BodySize::Stream)
+    {
+        Framing::Chunked
+    } else {
+        Framing::Plain
+    }
+}
+
+/// The largest DATA frame actix-http's HTTP/2 dispatcher sends.
+const H2_CHUNK: usize = 16_384;
+
+/// A chunk of `len` body bytes as it goes on the wire, framing included.
+fn framed_len(framing: Framing, len: usize) -> usize {
+    match framing {
+        _ if len == 0 => 0,
+        Framing::Plain => len,
+        // `{len:X}\r\n` + data + `\r\n`
+        Framing::Chunked => hex_digits(len) + 2 + len + 2,
+        Framing::Http2 => len.div_ceil(H2_CHUNK) * hpack::FRAME_HEADER + len,
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -530,7 +620,7 @@ pin_project_lite::pin_project! {
     pub struct CountedBody<B> {
         #[pin]
         body: B,
-        chunked: bool,
+        framing: Framing,
         open: OpenGuard,
     }
 }
@@ -547,18 +637,25 @@ impl<B: MessageBody> MessageBody for CountedBody<B> {
     fn try_into_bytes(self) -> Result<Bytes, Self> {
         let CountedBody {
             body,
-            chunked,
+            framing,
             open,
         } = self;
         match body.try_into_bytes() {
             Ok(bytes) => {
-                open.bytes_out(bytes.len() as u64);
-                open.record_out(Some(&bytes), chunked);
+                // Only HTTP/1 takes this path; over HTTP/2 the frames
+                // would be counted here all the same.
+                let ends = if framing == Framing::Http2 {
+                    hpack::FRAME_HEADER
+                } else {
+                    0
+                };
+                open.bytes_out((framed_len(framing, bytes.len()) + ends) as u64);
+                open.record_out(Some(&bytes), framing == Framing::Chunked);
                 Ok(bytes)
             }
             Err(body) => Err(CountedBody {
                 body,
-                chunked,
+                framing,
                 open,
             }),
         }
@@ -570,20 +667,23 @@ impl<B: MessageBody> MessageBody for CountedBody<B> {
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         let this = self.project();
         let next = ready!(this.body.poll_next(cx));
+        let framing = *this.framing;
         let wire = match &next {
-            // `{len:X}\r\n` + data + `\r\n`
-            Some(Ok(chunk)) if *this.chunked && !chunk.is_empty() => {
-                hex_digits(chunk.len()) + 2 + chunk.len() + 2
-            }
-            Some(Ok(chunk)) => chunk.len(),
-            // The last chunk, `0\r\n\r\n`.
-            None if *this.chunked => 5,
-            _ => 0,
+            Some(Ok(chunk)) => framed_len(framing, chunk.len()),
+            None => match framing {
+                // The last chunk, `0\r\n\r\n`.
+                Framing::Chunked => 5,
+                // The empty DATA frame that ends the stream.
+                Framing::Http2 => hpack::FRAME_HEADER,
+                Framing::Plain => 0,
+            },
+            Some(Err(_)) => 0,
         };
         this.open.bytes_out(wire as u64);
+        let chunked = framing == Framing::Chunked;
         match &next {
-            Some(Ok(chunk)) => this.open.record_out(Some(chunk), *this.chunked),
-            None => this.open.record_out(None, *this.chunked),
+            Some(Ok(chunk)) => this.open.record_out(Some(chunk), chunked),
+            None => this.open.record_out(None, chunked),
             Some(Err(_)) => {}
         }
         Poll::Ready(next)
@@ -602,6 +702,8 @@ fn hex_digits(n: usize) -> usize {
 
 /// A request body that counts what the handler reads.
 struct CountedPayload {
+    /// Over HTTP/2, each chunk came in a DATA frame of its own.
+    frame_header: usize,
     inner: Payload,
     counters: Rc<Counters>,
     tab: Option<(Arc<Tab>, Technique)>,
@@ -614,10 +716,11 @@ impl Stream for CountedPayload {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let next = ready!(self.inner.poll_next_unpin(cx));
         if let Some(Ok(bytes)) = &next {
-            self.counters.get().bytes_in.inc_by(bytes.len() as u64);
+            let wire = (self.frame_header + bytes.len()) as u64;
+            self.counters.get().bytes_in.inc_by(wire);
             if let Some((tab, technique)) = &self.tab {
                 let own = tab.counters.technique(*technique);
-                own.bytes_in.fetch_add(bytes.len() as u64, Relaxed);
+                own.bytes_in.fetch_add(wire, Relaxed);
             }
             if let Some(exchange) = &self.wire {
                 exchange.inbound(bytes);

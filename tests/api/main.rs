@@ -18,6 +18,7 @@ mod frame_limits;
 mod guard;
 mod helpers;
 mod hostile_text;
+mod http2;
 mod limits;
 mod load;
 mod longpoll;

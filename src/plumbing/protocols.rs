@@ -1,0 +1,251 @@
+//! Which HTTP a connection speaks — HTTP/1.1 or HTTP/2 — and the server
+//! that serves both on one port.
+//!
+//! - Cleartext: a client that knows the server speaks HTTP/2 ("prior
+//!   knowledge": `curl --http2-prior-knowledge`, `pushlab load --http2`)
+//!   opens with the connection preface `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`,
+//!   which no HTTP/1 request can start with. So the server looks at the
+//!   first bytes without taking them ([`detect`], a `peek`) and hands the
+//!   connection to actix-http's HTTP/1 or HTTP/2 dispatcher.
+//! - TLS (`--tls`, see [`super::tls`]): the client says in the handshake
+//!   (ALPN) which it speaks; browsers offer `h2` first and get it.
+//!
+//! actix-web's `HttpServer` does the same (`listen_auto_h2c`), but its peek
+//! waits for as long as the client stays silent: a connection that sends
+//! nothing would be neither timed (the HTTP/1 dispatcher times a request
+//! from its own start) nor counted against its client's connections (the
+//! on-connect hook runs after). So pushlab builds the server itself, the
+//! way `HttpServer` does, with the peek timed by `--request-timeout`: a
+//! connection that says nothing in that time is closed, as one that started
+//! a request and never finished it is.
+//!
+//! WebSocket stays on HTTP/1.1: over HTTP/2 it needs extended CONNECT
+//! (RFC 8441), which actix-http does not implement. A browser that reaches
+//! the page over HTTP/2 opens its WebSocket on a separate HTTP/1.1
+//! connection, as it would to any server without RFC 8441.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_http::body::MessageBody;
+use actix_http::error::DispatchError;
+use actix_http::header::{HOST, HeaderValue};
+use actix_http::{HttpMessage, HttpService, Protocol, Request, Response, Version};
+use actix_server::Server;
+use actix_service::{
+    IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt, apply_fn_factory, fn_service,
+    map_config,
+};
+use actix_tls::accept::TlsError;
+use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
+use actix_web::Error;
+use actix_web::dev::{AppConfig, Extensions};
+use actix_web::rt::net::TcpStream;
+use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::plumbing::config::Config;
+use crate::plumbing::connections;
+
+/// What every HTTP/2 connection starts with; 12 bytes are enough to tell
+/// (RFC 9113, section 3.4), and a first segment holds them.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2";
+
+/// ALPN names, best first: the client's first one we know wins.
+const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+/// How the server is run: the settings `HttpServer` would have taken.
+pub struct Serving {
+    pub workers: usize,
+    /// Connections each worker holds at most.
+    pub max_connections: usize,
+    /// How long a graceful stop waits for open responses.
+    pub shutdown_grace: Duration,
+    /// TLS settings, or cleartext.
+    pub tls: Option<Arc<ServerConfig>>,
+}
+
+/// The server, on `listener`, of the app `app` makes (once per worker).
+pub fn server<F, I, S, B>(
+    listener: TcpListener,
+    config: &Config,
+    serving: Serving,
+    app: F,
+) -> io::Result<Server>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<Error> + 'static,
+    S::InitError: fmt::Debug,
+    S::Response: Into<Response<B>> + 'static,
+    <S::Service as Service<Request>>::Future: 'static,
+    S::Service: 'static,
+    B: MessageBody + 'static,
+{
+    let address = listener.local_addr()?;
+    let builder = Server::build()
+        .workers(serving.workers)
+        .max_concurrent_connections(serving.max_connections)
+        .disable_signals()
+        .shutdown_timeout(serving.shutdown_grace.as_secs());
+    let stopping = builder.graceful_shutdown_signal();
+    let on_connect = Arc::new(connections::on_connect(config, address));
+    let http = Http {
+        address,
+        secure: serving.tls.is_some(),
+        request_timeout: config.request_timeout,
+        keep_alive: config.keep_alive_timeout,
+        on_connect,
+        stopping,
+    };
+    let timeout = config.request_timeout;
+    let builder = match serving.tls {
+        None => builder.listen("pushlab", listener, move || {
+            detect(timeout).and_then(http.service(app.clone()))
+        })?,
+        Some(tls) => builder.listen("pushlab-tls", listener, move || {
+            let mut acceptor = Acceptor::new(with_alpn(&tls));
+            acceptor.set_handshake_timeout(timeout);
+            acceptor
+                .map_init_err(|_| ())
+                .map_err(TlsError::into_service_error)
+                .and_then(fn_service(negotiated))
+                .and_then(http.service(app.clone()).map_err(TlsError::Service))
+        })?,
+    };
+    Ok(builder.run())
+}
+
+/// Cleartext: HTTP/2 if the connection opens with the preface, otherwise
+/// HTTP/1. A connection silent for `timeout` is closed.
+fn detect(
+    timeout: Duration,
+) -> impl ServiceFactory<
+    TcpStream,
+    Config = (),
+    Response = (TcpStream, Protocol, Option<SocketAddr>),
+    Error = DispatchError,
+    InitError = (),
+> + Clone {
+    fn_service(move |io: TcpStream| async move {
+        let mut first = [0; H2_PREFACE.len()];
+        let seen = match tokio::time::timeout(timeout, io.peek(&mut first)).await {
+            Ok(seen) => seen?,
+            Err(_silent) => return Err(DispatchError::SlowRequestTimeout),
+        };
+        let protocol = if first[..seen] == *H2_PREFACE {
+            Protocol::Http2
+        } else {
+            Protocol::Http1
+        };
+        let _ = io.set_nodelay(true); // only latency is lost if it fails
+        let peer = io.peer_addr().ok();
+        Ok((io, protocol, peer))
+    })
+}
+
+/// TLS: what the handshake's ALPN chose.
+async fn negotiated(
+    io: TlsStream<TcpStream>,
+) -> Result<(TlsStream<TcpStream>, Protocol, Option<SocketAddr>), TlsError<io::Error, DispatchError>>
+{
+    let (tcp, session) = io.get_ref();
+    let protocol = match session.alpn_protocol() {
+        Some(b"h2") => Protocol::Http2,
+        _ => Protocol::Http1,
+    };
+    let _ = tcp.set_nodelay(true); // only latency is lost if it fails
+    let peer = tcp.peer_addr().ok();
+    Ok((io, protocol, peer))
+}
+
+fn with_alpn(tls: &ServerConfig) -> ServerConfig {
+    let mut config = tls.clone();
+    config.alpn_protocols = ALPN.iter().map(|name| name.to_vec()).collect();
+    config
+}
+
+/// The hook that gives each connection its rules (plumbing/connections.rs).
+type OnConnect = dyn Fn(&dyn Any, &mut Extensions) + Send + Sync;
+
+/// The HTTP settings of every connection, HTTP/1 or HTTP/2.
+#[derive(Clone)]
+struct Http {
+    address: SocketAddr,
+    /// Over TLS: an HTTP/1 request's URL has no scheme, and the Origin
+    /// check learns `https` from here.
+    secure: bool,
+    request_timeout: Duration,
+    keep_alive: Duration,
+    on_connect: Arc<OnConnect>,
+    stopping: actix_server::GracefulShutdownSignal,
+}
+
+impl Http {
+    /// actix-http's service for connections of type `T`, serving `app`'s
+    /// app; as `HttpServer::listen` builds it.
+    fn service<T, F, I, S, B>(
+        &self,
+        app: F,
+    ) -> impl ServiceFactory<
+        (T, Protocol, Option<SocketAddr>),
+        Config = (),
+        Response = (),
+        Error = DispatchError,
+        InitError = (),
+    > + use<T, F, I, S, B>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + 'static,
+        F: Fn() -> I,
+        I: IntoServiceFactory<S, Request>,
+        S: ServiceFactory<Request, Config = AppConfig> + 'static,
+        S::Error: Into<Error> + 'static,
+        S::InitError: fmt::Debug,
+        S::Response: Into<Response<B>> + 'static,
+        <S::Service as Service<Request>>::Future: 'static,
+        B: MessageBody + 'static,
+    {
+        let on_connect = Arc::clone(&self.on_connect);
+        let stopping = self.stopping.clone();
+        let (address, secure) = (self.address, self.secure);
+        let app =
+            apply_fn_factory(app(), host_from_authority).map_err(|err| err.into().error_response());
+        HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let stopping = stopping.clone();
+                async move { stopping.notified().await }
+            })
+            .keep_alive(self.keep_alive)
+            .client_request_timeout(self.request_timeout)
+            // A client that closes its end is gone: drop its parked
+            // long-poll (and the handler's future with it) instead of
+            // keeping it until the timeout.
+            .h1_allow_half_closed(false)
+            .local_addr(address)
+            .on_connect_ext(move |io: &T, data: &mut Extensions| on_connect(io as &dyn Any, data))
+            .finish(map_config(app, move |()| {
+                AppConfig::__priv_test_new(secure, address.to_string(), address)
+            }))
+    }
+}
+
+/// An HTTP/2 request names its host in the `:authority` pseudo-header,
+/// which actix-http puts in the URL; an HTTP/1.1 request in `Host`. The
+/// Host and Origin checks (plumbing/origin.rs) and the page read `Host`,
+/// so an HTTP/2 request without one gets it from `:authority`, as RFC 9113
+/// (section 8.3.1) asks of a server that hands requests on as HTTP/1.1.
+/// One comparison for an HTTP/1 request.
+fn host_from_authority<S: Service<Request>>(mut req: Request, app: &S) -> S::Future {
+    if req.version() == Version::HTTP_2 && !req.headers().contains_key(HOST) {
+        let authority = req.uri().authority().map(|a| a.as_str());
+        if let Some(host) = authority.and_then(|a| HeaderValue::from_str(a).ok()) {
+            req.headers_mut().insert(HOST, host);
+        }
+    }
+    app.call(req)
+}
