@@ -17,6 +17,7 @@ pub mod chart;
 mod clients;
 pub mod crossover;
 mod http;
+mod http2;
 mod net;
 mod publisher;
 pub mod record;
@@ -127,6 +128,12 @@ pub struct LoadArgs {
     /// technique; with `all`, only ws offers it.
     #[arg(long)]
     pub deflate: bool,
+    /// poll, longpoll and sse only: speak HTTP/2 with prior knowledge (h2c),
+    /// each client one connection whose requests are its streams
+    /// (src/load/http2.rs). Refused with ws, which stays on HTTP/1.1 (and
+    /// so with `all`).
+    #[arg(long)]
+    pub http2: bool,
 }
 
 fn parse_rate(raw: &str) -> Result<f64, String> {
@@ -246,6 +253,13 @@ pub async fn run_all(args: LoadArgs) -> Result<Report, Error> {
     if args.deflate && args.technique.0.is_some_and(|one| one != Technique::ws) {
         // Better than a run whose figures would look compressed and are not.
         return Err("--deflate is for the ws technique (or all, where ws alone uses it)".into());
+    }
+    if args.http2 && args.technique.0.is_none_or(|one| one == Technique::ws) {
+        return Err(
+            "--http2 is for poll, longpoll and sse: WebSocket stays on HTTP/1.1 \
+                    (actix-http has no RFC 8441)"
+                .into(),
+        );
     }
     let mut techniques = BTreeMap::new();
     let shared = if args.spawn {

@@ -133,3 +133,77 @@ async fn tls_self_signed_serves_http2_to_clients_that_offer_it() {
         (&2.into(), &1.into())
     );
 }
+
+#[derive(clap::Parser)]
+struct LoadCli {
+    #[command(flatten)]
+    load: pushlab::load::LoadArgs,
+}
+
+/// Runs `pushlab load` against `app` (2 clients, 2 s), with `extra` flags.
+async fn load_run(app: &TestApp, extra: &[&str]) -> Result<pushlab::load::report::Report, String> {
+    use clap::Parser;
+    let url = app.url("");
+    let mut argv = vec!["load", "--url", &url, "--clients", "2", "--rate", "5"];
+    argv.extend_from_slice(&["--duration", "2s", "--poll-interval", "100ms"]);
+    argv.extend_from_slice(extra);
+    let args = LoadCli::parse_from(argv).load;
+    let local = tokio::task::LocalSet::new();
+    let run = local.run_until(pushlab::load::run_all(args));
+    tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the load run finishes within a minute")
+        .map_err(|e| e.to_string())
+}
+
+/// `pushlab load --http2` polls over h2c: every message arrives, every
+/// request reached the server as HTTP/2, and a poll costs fewer bytes on
+/// the tool's sockets than over HTTP/1.1 (HPACK), preface and SETTINGS
+/// included. With ws it is refused: WebSocket stays on HTTP/1.1.
+#[tokio::test]
+async fn the_load_tools_http2_polls_arrive_and_cost_fewer_bytes() {
+    let app = spawn_app(test_config());
+    let h1 = load_run(&app, &["--technique", "poll"]).await.unwrap();
+    let before = poll_stats(&app).await;
+    let h2 = load_run(&app, &["--technique", "poll", "--http2"])
+        .await
+        .unwrap();
+    let after = poll_stats(&app).await;
+    let (h1, h2) = (&h1.techniques["poll"], &h2.techniques["poll"]);
+    assert_eq!((h2.lost, h2.errors), (0, 0));
+    assert_eq!(h2.delivered, h2.expected);
+    let server_requests =
+        after["requests"].as_u64().unwrap() - before["requests"].as_u64().unwrap();
+    assert_eq!(server_requests, h2.requests);
+    assert_eq!(after["http2_requests"].as_u64(), Some(h2.requests));
+    let per_poll = |r: &pushlab::load::report::TechniqueReport| {
+        (r.bytes_up + r.bytes_down) as f64 / r.requests as f64
+    };
+    assert!(
+        per_poll(h2) < per_poll(h1),
+        "HTTP/2 {:.0} B per poll, HTTP/1.1 {:.0}",
+        per_poll(h2),
+        per_poll(h1)
+    );
+
+    let refused = load_run(&app, &["--technique", "ws", "--http2"]).await;
+    assert!(refused.is_err_and(|e| e.contains("HTTP/1.1")));
+}
+
+/// Long-polls and SSE streams over h2c, one connection per client and its
+/// requests as streams: every message arrives once.
+#[tokio::test]
+async fn the_load_tools_http2_longpolls_and_streams_deliver_everything() {
+    let app = spawn_app(test_config());
+    for technique in ["longpoll", "sse"] {
+        let report = load_run(&app, &["--technique", technique, "--http2"])
+            .await
+            .unwrap();
+        let run = &report.techniques[technique];
+        assert_eq!((run.lost, run.duplicates), (0, 0), "{technique}");
+        assert_eq!(run.delivered, run.expected, "{technique}");
+        assert!(run.expected > 0, "{technique}");
+        let server = &app.stats().await["techniques"][technique];
+        assert!(server["http2_requests"].as_u64() >= Some(2), "{technique}");
+    }
+}

@@ -12,7 +12,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::Run;
-use super::http::{Connection, Error};
+use super::http::Error;
+use super::http2::Asking;
 use super::record::{missed_in, next_in, scan_messages};
 use crate::technique::Technique;
 
@@ -42,9 +43,10 @@ pub async fn client(technique: Technique, run: Rc<Run>, index: usize) {
     }
 }
 
-/// Opens client `index`'s counted HTTP connection.
-async fn connect(run: &Run, index: usize) -> Result<Connection, Error> {
-    let connection = Connection::open(run.server_of(index), Rc::clone(&run.bytes)).await?;
+/// Opens client `index`'s counted HTTP connection: HTTP/1.1, or HTTP/2
+/// with `--http2`.
+async fn connect(run: &Run, index: usize) -> Result<Asking, Error> {
+    let connection = Asking::open(run, index).await?;
     run.recorder.borrow_mut().connections += 1;
     Ok(connection)
 }

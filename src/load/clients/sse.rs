@@ -2,35 +2,33 @@
 //! come; it resumes with `?since=` (like `Last-Event-ID`) after an error.
 //!
 //! The event stream is an endless chunked body, so this client speaks HTTP
-//! through hyper (the polls' lean client reads sized answers only).
+//! through hyper (the polls' lean client reads sized answers only); with
+//! `--http2`, it is one stream of the client's HTTP/2 connection.
 
 use std::rc::Rc;
 
 use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper::{Request, header};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, header};
 use hyper_util::rt::TokioIo;
 
 use super::{Error, unexpected, with_cursor};
 use crate::load::Run;
+use crate::load::http2::H2Connection;
 use crate::load::net::CountedStream;
 use crate::load::record::{missed_in, next_in, scan_messages};
 
 pub async fn connection(run: &Run, index: usize, cursor: &mut Option<u64>) -> Result<(), Error> {
-    let server = run.server_of(index);
-    let stream = CountedStream::connect(server, Rc::clone(&run.bytes)).await?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    // The connection task drives the socket; it ends when the sender is
-    // dropped or the server closes.
-    tokio::task::spawn_local(async move {
-        let _ = connection.await; // a closed connection shows up as the stream ending
-    });
-    run.recorder.borrow_mut().connections += 1;
-    let request = Request::get(with_cursor("/api/sse", *cursor))
-        .header(header::HOST, server.to_string())
-        .body(Empty::<Bytes>::new())?;
-    let response = sender.send_request(request).await?;
+    let path = with_cursor("/api/sse", *cursor);
+    // Kept until the stream ends: over HTTP/2, the connection it is a stream of.
+    let mut h2 = None;
+    let response = if run.settings.http2 {
+        let connection = h2.insert(H2Connection::open(run, index).await?);
+        run.recorder.borrow_mut().connections += 1;
+        connection.get(&path).await?
+    } else {
+        http1_stream(run, index, &path).await?
+    };
     if response.status() != 200 {
         return Err(unexpected(response.status().as_u16()));
     }
@@ -54,6 +52,24 @@ pub async fn connection(run: &Run, index: usize, cursor: &mut Option<u64>) -> Re
         pending.drain(..complete);
     }
     Err("the event stream ended".into())
+}
+
+/// Opens an HTTP/1.1 connection and asks it for the event stream at `path`.
+async fn http1_stream(run: &Run, index: usize, path: &str) -> Result<Response<Incoming>, Error> {
+    let server = run.server_of(index);
+    let stream = CountedStream::connect(server, Rc::clone(&run.bytes)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    // The connection task drives the socket; it ends when the sender is
+    // dropped or the server closes.
+    tokio::task::spawn_local(async move {
+        let _ = connection.await; // a closed connection shows up as the stream ending
+    });
+    run.recorder.borrow_mut().connections += 1;
+    let request = Request::get(path)
+        .header(header::HOST, server.to_string())
+        .body(Empty::<Bytes>::new())?;
+    Ok(sender.send_request(request).await?)
 }
 
 /// One event's lines: `event: …`, `id: …`, `data: …`.
