@@ -26,6 +26,13 @@
 // Requests per minute are measured over the last 15 s, so they follow a
 // changed setting within seconds.
 //
+// When the WebSocket's messages come compressed (permessage-deflate), its
+// bytes are already the compressed ones: the server counts the wire. Next
+// to them the lane shows what compression saved down the socket over the
+// same 15 s — measured: the bytes the server sent this tab's WebSocket ÷
+// the messages it delivered; computed: those messages' frames as they
+// would have gone uncompressed (lane.js keeps their sizes).
+//
 // Neither route is counted as any technique's traffic, so watching the
 // figures does not move them.
 
@@ -36,6 +43,10 @@ import { TAB_ID } from "./tab.js";
 const REFRESH_MS = 1000;
 // Requests per minute are measured over this window of snapshots.
 export const RATE_WINDOW_MS = 15000;
+// The WebSocket's saving is shown over at least this many messages: the
+// server counts a message a moment before its frame's bytes, so over a
+// few the bytes per message may be off by a whole message.
+const SAVING_MESSAGES = 10;
 // Figures this late mean the browser cannot reach the server: say so.
 const STALL_MS = 5000;
 
@@ -46,7 +57,8 @@ export class Figures {
   constructor(lanes, stalledNotice) {
     this.lanes = lanes;
     this.stalledNotice = stalledNotice;
-    // {at, tab} snapshots of the last RATE_WINDOW_MS, for the rates.
+    // {at, askedAt, tab} snapshots of the last RATE_WINDOW_MS, for the
+    // rates: when the tab's figures arrived, and when they were asked for.
     this.history = [];
     // The class's counters when "Reset counters" was pressed.
     this.baseline = null;
@@ -69,12 +81,13 @@ export class Figures {
     try {
       // One after the other: one connection of the browser's six, not two.
       const stats = await requestJson("/api/stats");
+      const askedAt = performance.now();
       const tab = await tabFigures();
       if (this.latest && wentBack(this.latest, stats)) this.restarted();
       this.latest = stats;
       this.tab = tab;
       const now = performance.now();
-      this.history.push({ at: now, tab });
+      this.history.push({ at: now, askedAt, tab });
       while (this.history.length > 2 && this.history[0].at < now - RATE_WINDOW_MS) this.history.shift();
       this.stalledNotice.hidden = true;
       this.render();
@@ -203,6 +216,49 @@ export class Figures {
     set('[data-browser-stat="p50"]', formatMs(percentile(live, 50)));
     set('[data-browser-stat="p99"]', formatMs(percentile(live, 99)));
     this.renderBacklog(lane, own.backlog, c?.backlog);
+    this.renderSaving(lane);
+  }
+
+  // The WebSocket lane's saving, over the last RATE_WINDOW_MS since its
+  // socket's hello; hidden unless the server accepted compression.
+  renderSaving(lane) {
+    const shown = lane.root.querySelector("[data-ws-saving]");
+    if (!shown) return;
+    shown.hidden = !lane.compression;
+    if (!lane.compression) return;
+    // Figures asked for after the hello arrived: the server had counted
+    // the handshake and the hello before them, so their differences are
+    // the messages' frames (and pings), not the opening of the socket.
+    const since = this.history.filter((snapshot) => snapshot.tab && snapshot.askedAt >= lane.negotiatedAt);
+    const say = (words) => {
+      shown.textContent = words;
+      shown.title = `Shown once ${SAVING_MESSAGES} messages have come down this WebSocket within ${RATE_WINDOW_MS / 1000} s.`;
+      delete shown.dataset.measured;
+      delete shown.dataset.computed;
+      delete shown.dataset.messages;
+    };
+    if (since.length < 2) return say("compressed: measuring…");
+    const first = since[0];
+    const last = since[since.length - 1];
+    const counted = (snapshot, counter) => snapshot.tab.techniques[lane.name][counter];
+    const messages = counted(last, "messages_delivered") - counted(first, "messages_delivered");
+    const plain = lane.plainSizes.filter((s) => s.at > first.at && s.at <= last.at);
+    if (messages < SAVING_MESSAGES || plain.length === 0) {
+      return say(messages > 0 ? `compressed: measuring (${messages} messages so far)` : `compressed: no messages in the last ${RATE_WINDOW_MS / 1000} s`);
+    }
+    const measured = (counted(last, "bytes_out") - counted(first, "bytes_out")) / messages;
+    const computed = plain.reduce((sum, s) => sum + s.bytes, 0) / plain.length;
+    const change = Math.round(100 * (measured / computed - 1));
+    const percent = change < 0 ? `−${-change} %` : `+${change} %`;
+    shown.textContent = `compressed: ${measured.toFixed(0)} B a message, not ${computed.toFixed(0)} (${percent})`;
+    shown.dataset.measured = measured.toFixed(1);
+    shown.dataset.computed = computed.toFixed(1);
+    shown.dataset.messages = String(messages);
+    shown.title =
+      `Down this WebSocket, over the last ${RATE_WINDOW_MS / 1000} s. ${measured.toFixed(0)} B is measured: the bytes the ` +
+      "server counted sending this tab's WebSocket (its frames as they went, compressed, and its pings), divided by the " +
+      `messages it delivered. ${computed.toFixed(0)} B is computed by this page: the same messages' frames had they gone ` +
+      "uncompressed, each message's text in UTF-8 plus a 2-byte frame header (4 bytes above 125).";
   }
 
   // The "caught up" row: this browser's catch-up deliveries since the

@@ -14,10 +14,16 @@
 // from #41") or what it missed. A new run of the server (a restart, or
 // the teacher's hub restart) is a note that stays on top of the list a
 // while, so nobody misses it.
+//
+// The WebSocket lane also says what its handshake settled — the
+// subprotocol, and the compression the browser offered and the server
+// accepted (deflate.js) — and keeps what each message would have cost
+// uncompressed, for the saving figures.js shows beside the bytes.
 
 import { Timeline } from "./timeline.js";
 import { delivered } from "./mine.js";
 import { formatMs } from "./figures.js";
+import { describe, parseAnswer } from "./deflate.js";
 
 // Messages listed under the lane; the timeline and figures tell the rest.
 // The stylesheet shows the newest three (and your pinned one); a few more
@@ -37,6 +43,9 @@ const CATCH_UP_SLACK_MS = 100;
 // Where recent messages were drawn in the dialogue, so one found to be
 // ours a moment later (its publish's answer came after it) can be marked.
 const REMEMBERED_POSITIONS = 100;
+// Uncompressed sizes kept for the saving: more than a rate window's worth
+// at the generator's highest rate (100 msg/s for 15 s).
+const KEPT_PLAIN_SIZES = 2000;
 // "Starting over (new run)" stays on top of the list this long: at 4 msg/s
 // the three rows would push it out within a second.
 const LASTING_NOTE_MS = 30000;
@@ -81,6 +90,13 @@ export class Lane {
     // The connection broke since the last answer: the next one says where
     // the lane resumed.
     this.away = false;
+    // WebSocket only: what the last handshake settled on compression
+    // (deflate.js parseAnswer: null when none), and {at, bytes} of recent
+    // messages, each frame's size had it gone uncompressed.
+    this.compression = null;
+    this.plainSizes = [];
+    // When the last hello arrived (performance.now() ms).
+    this.negotiatedAt = Infinity;
   }
 
   // ---- what a client reports ----
@@ -244,6 +260,38 @@ export class Lane {
     this.timeline.reply(text, failed);
   }
 
+  // WebSocket only: the handshake settled `protocol` (socket.protocol,
+  // "" for none) and the compression the hello frame reports: `offered`
+  // (the browser's Sec-WebSocket-Extensions as sent, or null), `accepted`
+  // (the server's answer, or null) and `extensions` (socket.extensions,
+  // what the browser took the answer to be).
+  negotiated({ offered, accepted, extensions, protocol }) {
+    this.compression = parseAnswer(accepted);
+    this.negotiatedAt = performance.now();
+    const { words, title } = describe({ offered, accepted, protocol });
+    const shown = this.root.querySelector("[data-ws-extensions]");
+    if (shown) {
+      shown.textContent = words;
+      shown.title = title;
+      shown.dataset.offered = offered ?? "";
+      shown.dataset.accepted = accepted ?? "";
+      shown.dataset.extensions = extensions ?? "";
+    }
+    const named = this.root.querySelector("[data-ws-protocol]");
+    if (named) {
+      named.textContent = protocol || "no subprotocol";
+      named.title = protocol ? `The subprotocol this page asked for, and the server's 101 named: ${protocol}` : "The server's 101 named no subprotocol";
+      named.hidden = false;
+    }
+  }
+
+  // WebSocket only: a message just arrived whose frame would have been
+  // `bytes` long uncompressed.
+  plainSize(bytes) {
+    this.plainSizes.push({ at: performance.now(), bytes });
+    if (this.plainSizes.length > KEPT_PLAIN_SIZES) this.plainSizes.shift();
+  }
+
   // ---- pausing and waiting ----
 
   // Resolves at once, or when a paused lane is resumed.
@@ -316,6 +364,7 @@ export class Lane {
 
   clearSamples() {
     this.samples = [];
+    this.plainSizes = [];
   }
 
   // ---- drawing ----

@@ -18,6 +18,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
+use pushlab::techniques::ws::DeflatePolicy;
 use support::Server;
 use support::browser::{assert_passed, browser_ready};
 use support::redis_server::RedisServer;
@@ -239,6 +240,48 @@ fn a_student_breaks_their_own_lanes_and_watches_them_recover() {
         },
         &[&key],
     );
+}
+
+/// Chromium's own WebSocket negotiates compression with pushlab under each
+/// `--ws-deflate` policy, and the lane says so: the subprotocol
+/// `pushlab.v1` asked for and named, what was offered and accepted, RSV1 on
+/// the frames both ways in the server's wire log and the page's wire view
+/// (inflated when compressed alone), and the saving beside the bytes — or,
+/// with `off`, that the server declined (`compression.test.mjs`).
+#[test]
+fn the_websocket_lane_shows_what_compression_was_negotiated_and_saves() {
+    for (policy, deflate) in [
+        ("no-context-takeover", DeflatePolicy::NoContextTakeover),
+        ("on", DeflatePolicy::On),
+        ("off", DeflatePolicy::Off),
+    ] {
+        check_page(
+            "compression",
+            pushlab::Config {
+                rate: RATE,
+                workers: Some(2),
+                ws_deflate: deflate,
+                ..pushlab::Config::default()
+            },
+            &[&policy],
+        );
+    }
+}
+
+/// A server whose 101 names a subprotocol the page never offered: Chromium
+/// fails the connection (an `error` event, close code 1006, never `open`)
+/// and says why only in its console; offered, the same answer opens; a
+/// protocol offered and not named, or named but not offered, fails too
+/// (`subprotocol.test.mjs`, with its own few-line server in Node: pushlab
+/// never answers so).
+#[test]
+fn chromium_fails_a_websocket_whose_answer_names_a_protocol_never_offered() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let screenshot = root.join("target/browser/subprotocol.png");
+    assert_passed(run_script(root, "subprotocol.test.mjs", &[&screenshot]));
 }
 
 /// Starts pushlab with `config`, runs `tests/browser/<name>.test.mjs`

@@ -7,6 +7,13 @@
 // from a browser is, which the server answers on the socket with
 // {"type":"published","id":…} or {"type":"error",…}, in order.
 //
+// The socket asks for the subprotocol pushlab.v1, the name of these JSON
+// frames, and the server's 101 names it back (`socket.protocol`). The
+// browser also offers compression (permessage-deflate) on its own; the
+// hello frame says what it offered and what the server accepted, and the
+// lane shows both, and — when messages come compressed — what each would
+// have cost uncompressed (static/deflate.js).
+//
 // The browser never reconnects a WebSocket by itself: when the socket
 // closes, this client comes back with backoff, jitter and `?since=<cursor>`,
 // like the other lanes. The close event's code says how it ended: 1000 and
@@ -15,6 +22,10 @@
 
 import { Backoff } from "./backoff.js";
 import { Cursor } from "./cursor.js";
+import { uncompressedFrameBytes } from "../deflate.js";
+
+// The name of /ws's JSON frames (DESIGN.md; the server's `SUBPROTOCOL`).
+export const SUBPROTOCOL = "pushlab.v1";
 
 export async function run(lane) {
   const cursor = new Cursor();
@@ -34,7 +45,7 @@ function listen(lane, request, cursor, backoff) {
   const signal = lane.signal; // this connection's; a resume makes a new one
   return new Promise((resolve) => {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws?${cursor.query()}`);
+    const socket = new WebSocket(`${scheme}://${location.host}/ws?${cursor.query()}`, SUBPROTOCOL);
     const uplink = new Uplink(socket, lane);
     let done = false;
     const end = (why, code) => {
@@ -57,7 +68,10 @@ function listen(lane, request, cursor, backoff) {
     socket.addEventListener("message", (event) => {
       const frame = JSON.parse(event.data);
       if (frame.type === "published" || frame.type === "error") uplink.answered(frame);
-      if (frame.type === "hello") cursor.hello(frame);
+      if (frame.type === "hello") {
+        cursor.hello(frame);
+        lane.negotiated({ offered: frame.offered, accepted: frame.accepted, extensions: socket.extensions, protocol: socket.protocol });
+      }
       if (frame.type === "gap") {
         cursor.gap(frame);
         lane.gap(frame);
@@ -65,6 +79,7 @@ function listen(lane, request, cursor, backoff) {
       if (frame.type === "message") {
         cursor.seen(frame.id);
         lane.received(frame);
+        lane.plainSize(uncompressedFrameBytes(event.data));
       }
     });
     socket.addEventListener("close", (event) => end("error", event.code));

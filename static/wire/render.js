@@ -4,9 +4,17 @@
 // the handshake and then each frame both ways, taken apart by frame.js.
 // Everything from the wire is set as textContent, never as HTML: a
 // message's text is someone's input.
+//
+// When the handshake agreed on compression (permessage-deflate), a frame
+// with RSV1 = 1 starts a compressed message: its payload is shown as it
+// went, and — when its sender compressed each message alone — inflated
+// too, which takes a moment (DecompressionStream), so that text is filled
+// in once it is ready. A frame compressed with context takeover refers back
+// to earlier messages and cannot be inflated alone: the view says so.
 
 import { decode, bodyBytes, text } from "./bytes.js";
 import { hex, parseFrame, payloadText } from "./frame.js";
+import { inflate, inflatedBefore, parseAnswer } from "../deflate.js";
 
 // Frames and chunks shown as text at most this long (characters).
 const TEXT_SHOWN = 600;
@@ -61,10 +69,10 @@ export function render(target, exchange, clock, note) {
     responseHead ? el("pre", { "data-part": "response-head" }, text(responseHead)) : null,
   );
   const parts = [sent, answered];
-  const declined = declinedExtensions(text(requestHead), responseHead && text(responseHead));
-  if (declined) answered.append(el("p", { class: "wire-note" }, declined));
+  const handshake = extensions(text(requestHead), responseHead && text(responseHead));
+  if (handshake.note) answered.append(el("p", { class: "wire-note", "data-part": "extensions-note" }, handshake.note));
   if (exchange.technique === "ws") {
-    parts.push(frames(exchange, clock));
+    parts.push(frames(exchange, clock, handshake.deflate));
   } else if (exchange.technique === "sse") {
     answered.append(...chunks(exchange, clock));
   } else {
@@ -74,13 +82,34 @@ export function render(target, exchange, clock, note) {
   target.replaceChildren(note ? el("p", { class: "wire-note" }, note) : "", summary, ...parts);
 }
 
-// A WebSocket handshake's offer of extensions that the answer did not take
-// up, said in words; null when there was none, or it was taken.
-function declinedExtensions(request, response) {
-  const offered = request.match(/^sec-websocket-extensions:\s*(.*?)\r?$/im)?.[1];
-  if (!offered || !response?.startsWith("HTTP/1.1 101")) return null;
-  if (/^sec-websocket-extensions:/im.test(response)) return null;
-  return `The browser offered "${offered}"; the answer names no extension, so every frame goes uncompressed (RSV1 stays 0).`;
+// What a WebSocket handshake settled on extensions: {note, deflate}, the
+// note in words (null when nothing was offered, or this is no 101) and
+// deflate.js's parseAnswer of the answer (null: no compression).
+function extensions(request, response) {
+  const header = (head) => head?.match(/^sec-websocket-extensions:\s*(.*?)\r?$/im)?.[1];
+  const offered = header(request);
+  if (!offered || !response?.startsWith("HTTP/1.1 101")) return { note: null, deflate: null };
+  const answer = header(response);
+  const deflate = parseAnswer(answer);
+  if (!answer) {
+    return { note: `The browser offered "${offered}"; the answer names no extension, so every frame goes uncompressed (RSV1 stays 0).`, deflate };
+  }
+  if (!deflate) return { note: `The browser offered "${offered}"; the server answered "${answer}".`, deflate };
+  const way = (who, alone) =>
+    alone
+      ? `${who} each message alone (no context takeover), so this view inflates its compressed frames`
+      : `${who} every message with the ones before it as its dictionary (context takeover), so its frames refer back to earlier messages and cannot be inflated alone`;
+  const ways =
+    deflate.serverAlone === deflate.clientAlone
+      ? way("Both sides compress", deflate.serverAlone)
+      : `${way("The server compresses", deflate.serverAlone)}; ${way("the browser compresses", deflate.clientAlone)}`;
+  return {
+    note:
+      `The browser offered "${offered}"; the server accepted "${answer}". A frame with RSV1 = 1 is the first of a ` +
+      "compressed message: its payload is DEFLATE, with the last 4 bytes (00 00 ff ff) left off; control frames " +
+      `(ping, pong, close) never are. ${ways}.`,
+    deflate,
+  };
 }
 
 // What the view says when the clicked arrow has no recorded exchange.
@@ -114,10 +143,11 @@ function omitted(exchange, dropped, what) {
   return notes.length ? el("p", { class: "wire-note" }, notes.join(" ")) : null;
 }
 
-// A WebSocket's frames both ways, in the order they went.
-function frames(exchange, clock) {
+// A WebSocket's frames both ways, in the order they went; `deflate` is
+// what the handshake settled on compression (null: none).
+function frames(exchange, clock, deflate) {
   const list = el("ol", { class: "wire-frames" });
-  for (const part of exchange.parts) list.append(frameItem(part, clock));
+  for (const part of exchange.parts) list.append(frameItem(part, clock, deflate));
   return el(
     "section",
     { class: "wire-side", "data-side": "frames" },
@@ -127,7 +157,7 @@ function frames(exchange, clock) {
   );
 }
 
-function frameItem(part, clock) {
+function frameItem(part, clock, deflate) {
   const bytes = decode(part.bytes);
   const frame = parseFrame(bytes);
   const way = part.dir === "in" ? "↑ browser → server" : "↓ server → browser";
@@ -148,13 +178,57 @@ function frameItem(part, clock) {
   field("length", "length", `${frame.length} (${frame.lengthBits}-bit${frame.lengthBits === 7 ? "" : `, after ${frame.lengthBits === 16 ? 126 : 127}`})`);
   field("masking key", "key", frame.key ? hex(frame.key) : "none");
   item.append(fields);
+  const compressed = Boolean(deflate) && frame.rsv[0] === 1;
+  const sentAs = [frame.masked && "masked", compressed && "compressed"].filter(Boolean).join(", ");
   item.append(
     el("p", {}, el("span", { class: "wire-label" }, "header: "), el("code", { "data-part": "frame-header" }, hex(bytes.slice(0, frame.headerLength)))),
-    el("p", {}, el("span", { class: "wire-label" }, frame.masked ? "payload as sent (masked): " : "payload as sent: "), el("code", { "data-part": "frame-payload" }, hex(frame.payload))),
-    el("p", {}, el("span", { class: "wire-label" }, "as text: "), el("code", { "data-part": "frame-text" }, shorten(payloadText(frame)))),
+    el("p", {}, el("span", { class: "wire-label" }, sentAs ? `payload as sent (${sentAs}): ` : "payload as sent: "), el("code", { "data-part": "frame-payload" }, hex(frame.payload))),
   );
+  if (compressed) item.append(...inflated(frame, part, deflate));
+  else item.append(el("p", {}, el("span", { class: "wire-label" }, "as text: "), el("code", { "data-part": "frame-text" }, shorten(payloadText(frame)))));
   if (frame.cut) item.append(el("p", { class: "wire-note" }, `Only the first ${bytesWord(frame.payload.length)} of its payload are kept.`));
   return item;
+}
+
+// A compressed message's first frame: its text inflated (filled in when
+// ready), or why it cannot be.
+function inflated(frame, part, deflate) {
+  const alone = part.dir === "out" ? deflate.serverAlone : deflate.clientAlone;
+  const sender = part.dir === "out" ? "The server" : "The browser";
+  let why = null;
+  if (!alone) {
+    why = `RSV1 = 1: compressed. ${sender} compressed it with the messages before it as its dictionary (context takeover): it refers back to bytes of earlier messages, so it cannot be inflated alone.`;
+  } else if (!frame.fin) {
+    why = "RSV1 = 1: compressed, and only the first fragment of its message: it inflates only together with the fragments that follow.";
+  } else if (frame.cut) {
+    why = "RSV1 = 1: compressed; only part of it is kept, so it is not inflated here.";
+  }
+  if (why) return [el("p", { class: "wire-note", "data-part": "frame-inflate-note" }, why)];
+
+  const key = `${part.dir} ${part.bytes}`;
+  const label = `as text (RSV1 = 1: inflated from ${bytesWord(frame.payload.length)}): `;
+  const shown = el("code", { "data-part": "frame-text" });
+  const known = inflatedBefore(key);
+  if (known !== undefined) {
+    shown.textContent = shorten(asText(frame, known));
+  } else {
+    shown.textContent = "inflating…";
+    shown.dataset.pending = "";
+    inflate(frame.unmasked, key)
+      .then((inflatedBytes) => {
+        shown.textContent = shorten(asText(frame, inflatedBytes));
+      })
+      .catch((error) => {
+        shown.textContent = `(it did not inflate: ${error.message})`;
+      })
+      .finally(() => delete shown.dataset.pending);
+  }
+  return [el("p", {}, el("span", { class: "wire-label" }, label), shown)];
+}
+
+// An inflated payload as text: a text message's words, a binary one's size.
+function asText(frame, bytes) {
+  return frame.opcode === 0x2 ? `${bytesWord(bytes.length)} (binary)` : text(bytes);
 }
 
 function shorten(words) {

@@ -22,11 +22,13 @@
 //! but nothing kept at rest, and one broadcast message compressed once for
 //! every connection (see actix-http's `ws/deflate.rs` in `vendor/`). The
 //! policy is `--ws-deflate`:
-//! - `off` (the default until the page inflates what it shows): decline every offer;
+//! - `off`: decline every offer;
 //! - `on`: accept the first acceptable offer, with context takeover unless
 //!   the offer asks otherwise;
-//! - `no-context-takeover`: accept it, and answer with both
-//!   `server_no_context_takeover` and `client_no_context_takeover`.
+//! - `no-context-takeover` (the default): accept it, and answer with both
+//!   `server_no_context_takeover` and `client_no_context_takeover` — so
+//!   the page's wire view can inflate any one frame it shows, and a
+//!   broadcast is compressed once.
 //!
 //! An offer this server cannot honour (a window of 2^8, which zlib cannot
 //! write) or that breaks the grammar (an unknown or repeated parameter, a
@@ -52,11 +54,11 @@ const LEVEL: u32 = 6;
 #[serde(rename_all = "kebab-case")]
 pub enum DeflatePolicy {
     /// Decline: messages go uncompressed.
-    #[default]
     Off,
     /// Accept, with context takeover unless the client asks otherwise.
     On,
     /// Accept, every message compressed alone, both ways.
+    #[default]
     NoContextTakeover,
 }
 
