@@ -47,6 +47,7 @@ use server::Server;
 
 use crate::process::{CoreTicks, Usage};
 use crate::technique::Technique;
+use crate::techniques::ws::DeflatePolicy;
 
 /// Options of `pushlab load`.
 #[derive(Args, Clone, Debug, Serialize)]
@@ -106,6 +107,10 @@ pub struct LoadArgs {
     /// With --spawn: the server's worker threads.
     #[arg(long, default_value_t = 1)]
     pub server_workers: usize,
+    /// With --spawn: the server's answer to a permessage-deflate offer (its
+    /// `--ws-deflate`), so one build measures every policy.
+    #[arg(long, value_enum, default_value_t = DeflatePolicy::default())]
+    pub server_ws_deflate: DeflatePolicy,
     /// After the last publish, wait at most this long for it to arrive everywhere.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     #[serde(serialize_with = "seconds")]
@@ -276,9 +281,7 @@ pub async fn run_all(args: LoadArgs) -> Result<Report, Error> {
         // technique's alone.
         let spawned = match &shared {
             Some(_) => None,
-            None => Some(vec![
-                Server::spawn(args.server_cores.as_deref(), args.server_workers, 1024).await?,
-            ]),
+            None => Some(vec![Server::spawn(&args, 1024).await?]),
         };
         let servers = shared
             .as_ref()

@@ -7,8 +7,10 @@ use std::process::Stdio;
 use std::rc::Rc;
 use std::time::Duration;
 
+use clap::ValueEnum;
 use tokio::process::{Child, Command};
 
+use super::LoadArgs;
 use super::http::{Connection, Error};
 use crate::process::{self, Usage};
 
@@ -20,12 +22,17 @@ pub struct Server {
 impl Server {
     /// Starts `pushlab serve` on a free loopback port, generator off and
     /// publish rate unlimited (the tool publishes thousands of messages a
-    /// second from one address), optionally pinned to `cores` with taskset.
-    pub async fn spawn(cores: Option<&str>, workers: usize, history: u64) -> Result<Server, Error> {
+    /// second from one address), with the `--server-*` settings of `args`:
+    /// pinned to cores with taskset, its workers, its compression policy.
+    pub async fn spawn(args: &LoadArgs, history: u64) -> Result<Server, Error> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let exe = std::env::current_exe()?;
-        let mut command = match cores {
+        let policy = args
+            .server_ws_deflate
+            .to_possible_value()
+            .expect("every policy has a name on the command line");
+        let mut command = match &args.server_cores {
             Some(cores) => {
                 let mut c = Command::new("taskset");
                 c.args(["-c", cores]).arg(exe);
@@ -38,10 +45,11 @@ impl Server {
             .args(["--publish-rate", "0"])
             .args([
                 "--workers",
-                &workers.to_string(),
+                &args.server_workers.to_string(),
                 "--history",
                 &history.to_string(),
             ])
+            .args(["--ws-deflate", policy.get_name()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .kill_on_drop(true);
