@@ -119,9 +119,13 @@ enum ServerFrame<'a> {
         epoch: &'a str,
         next: u64,
         /// The client's `Sec-WebSocket-Extensions`, as it sent it: a
-        /// browser's script cannot see its own request headers.
+        /// browser's script cannot see its own request headers. Left out
+        /// when it offered none.
+        #[serde(skip_serializing_if = "Option::is_none")]
         offered: Option<&'a str>,
-        /// The server's answer: what both sides now use.
+        /// The server's answer: what both sides now use. Left out when
+        /// nothing was accepted.
+        #[serde(skip_serializing_if = "Option::is_none")]
         accepted: Option<&'a str>,
     },
     /// `epoch` names the run the stream continues in: after a reset, the
