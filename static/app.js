@@ -8,7 +8,7 @@
 // published, followed through every lane, in mine.js; screen.js makes the
 // lanes end at the bottom of the screen; wire.js shows this tab's exchanges
 // byte for byte; faults.js lets a student break their own lanes (and the
-// teacher restart the hub).
+// teacher restart the hub); protocol.js shows which HTTP each lane runs on.
 
 import { Clock } from "./clock.js";
 import { Lane } from "./lane.js";
@@ -25,6 +25,7 @@ import { fillTheScreen } from "./screen.js";
 import { attach as attachWire } from "./wire.js";
 import { attach as attachFaults } from "./faults.js";
 import { NAMES } from "./techniques.js";
+import { showProtocols } from "./protocol.js";
 
 // The latency strip under each lane shows this much history.
 const STRIP_WINDOW_MS = 60000;
@@ -51,6 +52,7 @@ const clients = await Promise.all(NAMES.map((name) => import(`./lanes/${name}.js
 NAMES.forEach((name, i) => clients[i].run(lanes[name], settings));
 
 announce(document.querySelector("[data-announce]"), lanes);
+showProtocols(lanes);
 followYourMessages(document.querySelector("[data-your-messages]"), lanes);
 
 const figures = new Figures(lanes, document.querySelector('[data-notice="stalled"]'));

@@ -284,6 +284,29 @@ fn chromium_fails_a_websocket_whose_answer_names_a_protocol_never_offered() {
     assert_passed(run_script(root, "subprotocol.test.mjs", &[&screenshot]));
 }
 
+/// Over HTTPS (`--tls self-signed`) Chromium speaks HTTP/2: each lane
+/// shows its protocol (h2, and http/1.1 for the WebSocket) and ten more
+/// event streams open at once, past HTTP/1.1's six connections
+/// (`tests/browser/http2.test.mjs`).
+#[test]
+fn the_page_over_tls_runs_its_lanes_on_http2() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_ready(root) {
+        return;
+    }
+    let server = Server::start(pushlab::Config {
+        rate: RATE,
+        workers: Some(2),
+        tls: vec!["self-signed".into()],
+        ..pushlab::Config::default()
+    });
+    let url = format!("https://{}/", server.addr);
+    let screenshot = root.join("target/browser/http2.png");
+    let status = run_script(root, "http2.test.mjs", &[&url, &screenshot]);
+    server.stop();
+    assert_passed(status);
+}
+
 /// Starts pushlab with `config`, runs `tests/browser/<name>.test.mjs`
 /// against its page (the page's URL, then `extra`, then where to save a
 /// screenshot: `target/browser/<name>.png`), stops the server, and fails if

@@ -207,3 +207,24 @@ async fn the_load_tools_http2_longpolls_and_streams_deliver_everything() {
         assert!(server["http2_requests"].as_u64() >= Some(2), "{technique}");
     }
 }
+
+/// A client past `--max-connections-per-ip` is refused over HTTP/2 too:
+/// the HTTP/1 dispatcher refuses the connection before any request, the
+/// HTTP/2 one knows no such rule, so each request gets the same JSON 503.
+#[tokio::test]
+async fn a_connection_past_the_per_client_limit_is_refused_over_h2c() {
+    let app = spawn_app(pushlab::Config {
+        max_connections_per_ip: Some(1),
+        ..test_config()
+    });
+    // One connection held open by an event stream takes the client's place.
+    let stream = within("the held stream", app.http.get(app.url("/api/sse")).send())
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let (version, status, body) = get(&h2c_client(), &app.url("/api/poll")).await;
+    assert_eq!((version, status), (Version::HTTP_2, 503));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"], "too_many_connections");
+    drop(stream);
+}
