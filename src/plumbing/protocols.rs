@@ -47,7 +47,7 @@ use actix_web::Error;
 use actix_web::dev::{AppConfig, Extensions};
 use actix_web::error::InternalError;
 use actix_web::rt::net::TcpStream;
-use futures_util::future::{Either, LocalBoxFuture, Ready, ready};
+use futures_util::future::{Either, LocalBoxFuture, ready};
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -347,9 +347,10 @@ where
 fn http2_request<S>(
     mut req: Request,
     app: &S,
-) -> Either<Ready<Result<S::Response, Error>>, S::Future>
+) -> Either<LocalBoxFuture<'static, Result<S::Response, Error>>, S::Future>
 where
     S: Service<Request, Error = Error>,
+    S::Response: 'static,
 {
     if req.version() != Version::HTTP_2 {
         return Either::Right(app.call(req));
@@ -359,7 +360,9 @@ where
         .and_then(|rules| rules.refused)
     {
         let error = InternalError::from_response("too many connections", refused().into());
-        return Either::Left(ready(Err(error.into())));
+        // Boxed: a parked request's future is kept in its connection's
+        // state, so what is inline here, every HTTP/1 connection carries.
+        return Either::Left(Box::pin(ready(Err(error.into()))));
     }
     if !req.headers().contains_key(HOST) {
         let authority = req.uri().authority().map(|a| a.as_str());
