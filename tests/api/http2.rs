@@ -111,7 +111,8 @@ async fn http1_and_h2c_share_one_port() {
 
 /// With `--tls self-signed` the server speaks HTTPS: a client that offers
 /// `h2` (as browsers do) gets HTTP/2, one that offers only `http/1.1` gets
-/// that, and both are answered.
+/// that, both are answered and counted, and the JSON names the byte
+/// figures as estimates.
 #[tokio::test]
 async fn tls_self_signed_serves_http2_to_clients_that_offer_it() {
     let app = spawn_app(pushlab::Config {
@@ -120,7 +121,7 @@ async fn tls_self_signed_serves_http2_to_clients_that_offer_it() {
     });
     let url = format!("https://{}/api/poll", app.addr);
     let h2 = tls_client().build().unwrap();
-    let (version, status, _) = get(&h2, &url).await;
+    let (version, status, body) = get(&h2, &url).await;
     assert_eq!((version, status), (Version::HTTP_2, 200));
     let h1 = tls_client().http1_only().build().unwrap();
     let (version, status, _) = get(&h1, &url).await;
@@ -129,8 +130,19 @@ async fn tls_self_signed_serves_http2_to_clients_that_offer_it() {
     let stats: Value = serde_json::from_slice(&stats).unwrap();
     let poll = &stats["techniques"]["poll"];
     assert_eq!(
+        poll["estimated"],
+        serde_json::json!(["bytes_in", "bytes_out"])
+    );
+    assert_eq!(
         (&poll["requests"], &poll["http2_requests"]),
         (&2.into(), &1.into())
+    );
+    // Both answers' bodies (the same JSON), the HTTP/2 one's two DATA
+    // frames, and the heads on top.
+    let bytes_out = poll["bytes_out"].as_u64().unwrap();
+    assert!(
+        bytes_out > 2 * body.len() as u64 + 18,
+        "bytes_out {bytes_out}"
     );
 }
 
