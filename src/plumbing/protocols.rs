@@ -14,10 +14,13 @@
 //! waits for as long as the client stays silent: a connection that sends
 //! nothing would be neither timed (the HTTP/1 dispatcher times a request
 //! from its own start) nor counted against its client's connections (the
-//! on-connect hook runs after). So pushlab builds the server itself, the
-//! way `HttpServer` does, with the peek timed by `--request-timeout`: a
-//! connection that says nothing in that time is closed, as one that started
-//! a request and never finished it is.
+//! on-connect hook runs after), so a flood of silent connections would
+//! hold every descriptor. So pushlab builds the server itself, the way
+//! `HttpServer` does, and waits at most [`PREFACE_WAIT`] for the preface:
+//! a client with prior knowledge sends it as soon as it connects. A
+//! connection still silent then is HTTP/1, whose dispatcher counts it
+//! against its client (a connection past `--max-connections-per-ip` gets
+//! its 503 at once) and times its first request (`--request-timeout`).
 //!
 //! WebSocket stays on HTTP/1.1: over HTTP/2 it needs extended CONNECT
 //! (RFC 8441), which actix-http does not implement. A browser that reaches
@@ -53,6 +56,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::plumbing::config::Config;
 use crate::plumbing::connections;
+
+/// How long a new connection may stay silent before it is taken for
+/// HTTP/1: an HTTP/2 client with prior knowledge writes its preface right
+/// after connecting, so this only delays a silent HTTP/1 connection's
+/// timer and per-client count.
+const PREFACE_WAIT: Duration = Duration::from_millis(100);
 
 /// What every HTTP/2 connection starts with; 12 bytes are enough to tell
 /// (RFC 9113, section 3.4), and a first segment holds them.
@@ -109,7 +118,7 @@ where
     let timeout = config.request_timeout;
     let builder = match serving.tls {
         None => builder.listen("pushlab", listener, move || {
-            detect(timeout).and_then(http.service(app.clone()))
+            detect().and_then(http.service(app.clone()))
         })?,
         Some(tls) => builder.listen("pushlab-tls", listener, move || {
             let mut acceptor = Acceptor::new(with_alpn(&tls));
@@ -125,21 +134,19 @@ where
 }
 
 /// Cleartext: HTTP/2 if the connection opens with the preface, otherwise
-/// HTTP/1. A connection silent for `timeout` is closed.
-fn detect(
-    timeout: Duration,
-) -> impl ServiceFactory<
+/// HTTP/1, also when it said nothing within [`PREFACE_WAIT`].
+fn detect() -> impl ServiceFactory<
     TcpStream,
     Config = (),
     Response = (TcpStream, Protocol, Option<SocketAddr>),
     Error = DispatchError,
     InitError = (),
 > + Clone {
-    fn_service(move |io: TcpStream| async move {
+    fn_service(|io: TcpStream| async move {
         let mut first = [0; H2_PREFACE.len()];
-        let seen = match tokio::time::timeout(timeout, io.peek(&mut first)).await {
+        let seen = match tokio::time::timeout(PREFACE_WAIT, io.peek(&mut first)).await {
             Ok(seen) => seen?,
-            Err(_silent) => return Err(DispatchError::SlowRequestTimeout),
+            Err(_silent) => 0,
         };
         let protocol = if first[..seen] == *H2_PREFACE {
             Protocol::Http2
