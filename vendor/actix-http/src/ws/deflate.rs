@@ -24,7 +24,11 @@
 //! Control frames are never compressed, and RSV1 on a control frame or a
 //! continuation frame is a protocol error.
 
-use std::{cell::RefCell, collections::VecDeque, fmt, io};
+use std::{
+    cell::RefCell,
+    collections::{HashMap, VecDeque},
+    fmt, io,
+};
 
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
@@ -39,9 +43,10 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 const MAX_WINDOW_BITS: u8 = 15;
 
 /// How many recently compressed payloads each thread remembers (contexts
-/// not taken over only): enough for a batch of broadcast messages to be
-/// handed to every connection before it is forgotten.
-const RECENT: usize = 64;
+/// not taken over only): as many as a server keeps to resend (pushlab's
+/// history holds 1,024), so a subscriber that lags far behind the others
+/// still finds its messages compressed. Looked up by address, not scanned.
+const RECENT: usize = 1024;
 
 /// The largest payload remembered: broadcast messages are short, and a
 /// large payload (an echo) is seldom sent twice but would be held until
@@ -205,16 +210,20 @@ struct Shared {
     /// One per window size and level in use, reset after every message.
     compressors: Vec<(u8, u32, Compress)>,
     /// The payloads compressed last, with what they became.
-    recent: VecDeque<Recent>,
+    recent: HashMap<Key, Recent>,
+    /// Their keys, oldest first: the first to be forgotten.
+    order: VecDeque<Key>,
 }
+
+/// A payload's address and length, and how it was compressed.
+type Key = (usize, usize, u8, u32);
 
 /// A payload compressed alone, and the result. Holding the payload keeps
 /// its bytes alive and unchanged, so a payload at the same address with the
 /// same length is this very payload.
 struct Recent {
-    payload: Bytes,
-    window_bits: u8,
-    level: u32,
+    /// Held, never read: while it is, no other payload can have its address.
+    _payload: Bytes,
     compressed: Bytes,
 }
 
@@ -225,13 +234,8 @@ impl Shared {
         window_bits: u8,
         level: u32,
     ) -> Result<Bytes, ProtocolError> {
-        let seen = self.recent.iter().find(|recent| {
-            recent.payload.as_ptr() == payload.as_ptr()
-                && recent.payload.len() == payload.len()
-                && recent.window_bits == window_bits
-                && recent.level == level
-        });
-        if let Some(recent) = seen {
+        let key = (payload.as_ptr() as usize, payload.len(), window_bits, level);
+        if let Some(recent) = self.recent.get(&key) {
             return Ok(recent.compressed.clone());
         }
         let compress = self.compressor(window_bits, level);
@@ -243,15 +247,19 @@ impl Shared {
         if payload.len() > RECENT_MAX_PAYLOAD {
             return Ok(compressed);
         }
-        if self.recent.len() == RECENT {
-            self.recent.pop_front();
+        if self.order.len() == RECENT {
+            if let Some(oldest) = self.order.pop_front() {
+                self.recent.remove(&oldest);
+            }
         }
-        self.recent.push_back(Recent {
-            payload,
-            window_bits,
-            level,
-            compressed: compressed.clone(),
-        });
+        self.order.push_back(key);
+        self.recent.insert(
+            key,
+            Recent {
+                _payload: payload,
+                compressed: compressed.clone(),
+            },
+        );
         Ok(compressed)
     }
 
