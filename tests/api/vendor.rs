@@ -19,28 +19,28 @@ fn packages<'a>(lock: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-#[test]
-fn the_vendored_actix_http_is_the_only_one_compiled_in() {
-    let found = packages(LOCK, "actix-http");
-    assert_eq!(found.len(), 1, "more than one actix-http: {found:?}");
+/// The lock file holds one `name`, and it is the path dependency in
+/// `vendor/<name>`.
+fn assert_the_copy_is_compiled_in(name: &str) {
+    let found = packages(LOCK, name);
+    assert_eq!(found.len(), 1, "more than one {name}: {found:?}");
     assert!(
         !found[0].contains("source = "),
-        "actix-http comes from a registry, not from vendor/actix-http: {}",
+        "{name} comes from a registry, not from vendor/{name}: {}",
         found[0]
     );
+}
+
+#[test]
+fn the_vendored_actix_http_is_the_only_one_compiled_in() {
+    assert_the_copy_is_compiled_in("actix-http");
 }
 
 /// The same for actix-ws, whose copy hands the negotiated compression to
 /// its codecs: a registry copy would quietly negotiate none.
 #[test]
 fn the_vendored_actix_ws_is_the_only_one_compiled_in() {
-    let found = packages(LOCK, "actix-ws");
-    assert_eq!(found.len(), 1, "more than one actix-ws: {found:?}");
-    assert!(
-        !found[0].contains("source = "),
-        "actix-ws comes from a registry, not from vendor/actix-ws: {}",
-        found[0]
-    );
+    assert_the_copy_is_compiled_in("actix-ws");
 }
 
 #[test]

@@ -92,7 +92,7 @@ pub fn negotiate(headers: &HeaderMap, policy: DeflatePolicy) -> Option<Negotiate
     headers
         .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
         .filter_map(|value| value.to_str().ok())
-        .flat_map(split_outside_quotes(','))
+        .flat_map(|value| split_outside_quotes(value, ','))
         .filter_map(parse_offer)
         .find_map(|offer| accept(&offer, policy))
 }
@@ -131,7 +131,7 @@ fn accept(offer: &Offer, policy: DeflatePolicy) -> Option<Negotiated> {
 /// One comma-separated element: an offer if it is permessage-deflate and
 /// well formed, else `None`.
 fn parse_offer(element: &str) -> Option<Offer> {
-    let mut parts = split_outside_quotes(';')(element);
+    let mut parts = split_outside_quotes(element, ';').into_iter();
     let name = parts.next()?;
     if !name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE) {
         return None;
@@ -183,26 +183,20 @@ fn unquote(value: &str) -> Option<&str> {
 
 /// Splits on `separator` where it is not inside a quoted string, trimming
 /// each piece and skipping empty ones (`a, , b` is two elements).
-fn split_outside_quotes(separator: char) -> impl Fn(&str) -> std::vec::IntoIter<&str> {
-    move |text| {
-        let mut pieces = Vec::new();
-        let (mut start, mut quoted) = (0, false);
-        for (at, c) in text.char_indices() {
-            if c == '"' {
-                quoted = !quoted;
-            } else if c == separator && !quoted {
-                pieces.push(&text[start..at]);
-                start = at + 1;
-            }
+fn split_outside_quotes(text: &str, separator: char) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (at, c) in text.char_indices() {
+        if c == '"' {
+            quoted = !quoted;
+        } else if c == separator && !quoted {
+            pieces.push(text[start..at].trim());
+            start = at + 1;
         }
-        pieces.push(&text[start..]);
-        pieces
-            .into_iter()
-            .map(str::trim)
-            .filter(|piece| !piece.is_empty())
-            .collect::<Vec<_>>()
-            .into_iter()
     }
+    pieces.push(text[start..].trim());
+    pieces.retain(|piece| !piece.is_empty());
+    pieces
 }
 
 #[cfg(test)]
