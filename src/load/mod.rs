@@ -13,6 +13,7 @@
 //! takes one core and says so when that core, not the server, is the limit.
 
 pub mod arrivals;
+pub mod capacity;
 pub mod chart;
 mod clients;
 pub mod crossover;
@@ -73,6 +74,18 @@ pub struct LoadArgs {
     /// requests per delivered message, latency p50/p99 (one SVG per measure).
     #[arg(long, value_delimiter = ',', value_parser = parse_rate, conflicts_with = "rate")]
     pub rates: Vec<f64>,
+    /// Find how many clients of one `--technique` the server serves with
+    /// p99 latency at most `--slo-p99`, nothing lost: fresh runs from
+    /// `--clients`, doubling, then bisecting to within 10 % (capacity.rs).
+    #[arg(long, requires = "slo_p99", conflicts_with_all = ["rates", "csv", "svg"])]
+    pub capacity: bool,
+    /// With --capacity: the latency target, ms, that a step's p99 must meet.
+    #[arg(long, requires = "capacity")]
+    pub slo_p99: Option<f64>,
+    /// With --capacity: the most clients tried (one machine's tool tops out
+    /// near 20,000); passing there, the answer is "at least".
+    #[arg(long, default_value_t = 20_000, requires = "capacity")]
+    pub capacity_max: usize,
     /// When the messages go out: `poisson`, at random moments like real
     /// traffic (polls then find some intervals empty and others with several
     /// messages), or `fixed`, one every 1/rate seconds exactly.
@@ -216,14 +229,23 @@ impl Run {
 
 pub type Error = Box<dyn std::error::Error>;
 
-/// Runs the whole load test (or the crossover sweep, with `--rates`) and
-/// writes the outputs.
+/// Runs the whole load test (or the crossover sweep, with `--rates`, or
+/// the capacity search, with `--capacity`) and writes the outputs.
 pub fn main(args: LoadArgs) -> Result<(), Error> {
-    raise_open_files_limit(args.clients)?;
+    raise_open_files_limit(if args.capacity {
+        args.capacity_max
+    } else {
+        args.clients
+    })?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let local = tokio::task::LocalSet::new();
+    if args.capacity {
+        let capacity = local.block_on(&runtime, capacity::search(args.clone()))?;
+        print!("{}", capacity::table(&capacity));
+        return capacity::write(&capacity, &args);
+    }
     if !args.rates.is_empty() {
         let crossover = local.block_on(&runtime, crossover::sweep(args.clone()))?;
         print!("{}", crossover::markdown(&crossover, None));
@@ -363,12 +385,11 @@ async fn run_technique(
     let tasks = connect_clients(technique, &run).await;
     if run.recorder.borrow().subscribed < args.clients {
         run.stop.cancel();
-        let subscribed = run.recorder.borrow().subscribed;
-        return Err(format!(
-            "{}: only {subscribed} of {} clients could connect within 60 s",
-            technique.name(),
-            args.clients
-        )
+        return Err(NotAllConnected {
+            technique,
+            subscribed: run.recorder.borrow().subscribed,
+            clients: args.clients,
+        }
         .into());
     }
     tokio::time::sleep(Duration::from_millis(500)).await; // let memory settle
@@ -384,6 +405,29 @@ async fn run_technique(
     let after = Usages::now(servers).await;
     Ok(report_of(&run, server, &published, [before, idle, after]))
 }
+
+/// A run whose clients did not all connect: an error for one run, a
+/// failing step for the capacity search, which tells it from the others.
+#[derive(Debug)]
+pub struct NotAllConnected {
+    technique: Technique,
+    subscribed: usize,
+    clients: usize,
+}
+
+impl std::fmt::Display for NotAllConnected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: only {} of {} clients could connect within 60 s",
+            self.technique.name(),
+            self.subscribed,
+            self.clients
+        )
+    }
+}
+
+impl std::error::Error for NotAllConnected {}
 
 /// Starts every client (paced by `--ramp`, or a few hundred connecting at a
 /// time) and waits up to a minute until all are subscribed.
