@@ -1,10 +1,12 @@
-// The page's own small chart module: plain SVG, no library. Three shapes,
+// The page's own small chart module: plain SVG, no library. Four shapes,
 // each redrawn from scratch from a few hundred numbers:
 // - strip: one lane's recent deliveries, latency against time, each dot
 //          saying its message's id and delay when pointed at;
 // - cdf:   the share of deliveries that arrived within each latency, one
 //          line per technique;
-// - bars:  one horizontal bar per technique (bytes per message).
+// - bars:  one horizontal bar per technique (bytes per message);
+// - lines: a measure against messages per second on a logarithmic axis,
+//          one line per technique through its points (the crossover).
 // Latency is always on the same logarithmic scale, 0.1 ms to 10 s, so a
 // WebSocket's milliseconds and a slow poll's seconds fit on one axis and
 // every chart can be compared with every other. Colours and type sizes come
@@ -161,6 +163,63 @@ export function bars(element, series) {
     svg(element, "rect", { class: "bar", "data-series": name, x: left, y: middle - row * 0.32, width: length, height: row * 0.64 });
     svg(element, "text", { class: "value", x: left + length + 0.4 * em, y: middle + 0.35 * em }, value === null ? "–" : text);
   });
+}
+
+// Lines through points: for each series {name, label, points}, points
+// {x, y, title} joined in the order of x, each a dot whose <title> says
+// what it is. `axes.x` and `axes.y` are {min, max, log, ticks: [[value,
+// label]]}: a logarithmic axis gives each tenfold step the same room, so
+// 0.1 and 100 msg/s fit on one chart and a line's slope reads as "grows
+// with the rate" or "stays put". Legend right of the plot as in `cdf`; an
+// x label that would run into the one before it is left out.
+export function lines(element, series, axes) {
+  const { width, height } = fit(element);
+  element.replaceChildren();
+  const em = fontSize(element);
+  const swatch = 0.9 * em;
+  const legendWidth = swatch + 0.4 * em + widest(element, series.map((s) => s.label), "legend");
+  const yLabels = widest(element, axes.y.ticks.map(([, label]) => label), "tick");
+  const box = { left: yLabels + 0.7 * em, right: width - legendWidth - 1.2 * em, top: 0.6 * em, bottom: height - 1.4 * em };
+  const x = (value) => along(value, axes.x, box.left, box.right);
+  const y = (value) => along(value, axes.y, box.bottom, box.top);
+  let lastEnd = -Infinity;
+  axes.x.ticks.forEach(([value, label], i) => {
+    svg(element, "line", { class: "grid", x1: x(value), x2: x(value), y1: box.top, y2: box.bottom });
+    const last = i === axes.x.ticks.length - 1;
+    const text = svg(element, "text", { class: "tick", x: x(value), y: height - 0.25 * em, "text-anchor": last ? "end" : "middle" }, label);
+    const { x: start, width: used } = text.getBBox();
+    if (start < lastEnd + 0.6 * em) text.remove();
+    else lastEnd = start + used;
+  });
+  for (const [value, label] of axes.y.ticks) {
+    svg(element, "line", { class: "grid", x1: box.left, x2: box.right, y1: y(value), y2: y(value) });
+    svg(element, "text", { class: "tick", x: box.left - 0.3 * em, y: y(value) + 0.35 * em, "text-anchor": "end" }, label);
+  }
+  series.forEach(({ name, label, points }, i) => {
+    const top = box.top + (i + 0.9) * 1.3 * em;
+    const left = width - legendWidth;
+    svg(element, "rect", { class: "swatch", "data-series": name, x: left, y: top - 0.6 * em, width: swatch, height: 0.5 * em });
+    const text = svg(element, "text", { class: "legend", "data-series": name, x: left + swatch + 0.4 * em, y: top }, label);
+    if (points.length === 0) text.classList.add("none");
+  });
+  for (const { name, points } of series) {
+    const sorted = [...points].sort((a, b) => a.x - b.x);
+    if (sorted.length > 1) {
+      const d = sorted.map((p, i) => `${i === 0 ? "M" : "L"}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join("");
+      svg(element, "path", { class: "line", "data-series": name, d });
+    }
+    for (const point of sorted) {
+      const dot = svg(element, "circle", { class: "point", "data-series": name, cx: x(point.x).toFixed(1), cy: y(point.y).toFixed(1), r: (0.3 * em).toFixed(1) });
+      svg(dot, "title", {}, point.title);
+    }
+  }
+}
+
+// Where `value` lies between `from` and `to` on `axis` (clamped to it).
+function along(value, { min, max, log }, from, to) {
+  const clamped = Math.min(max, Math.max(min, value));
+  const share = log ? Math.log10(clamped / min) / Math.log10(max / min) : (clamped - min) / (max - min || 1);
+  return from + share * (to - from);
 }
 
 // The width of the widest of `texts` set in class `kind` inside `element`.

@@ -6,9 +6,11 @@
 // both directions, headers and framing included, divided by the messages
 // delivered). The charts name the techniques briefly, so that their words
 // fit beside the plots in large type; each lane's colour ties them to the
-// lanes.
+// lanes. Below them, the crossover (crossover.js): what one message cost
+// each technique at every rate the generator held during this run.
 
 import { bars, cdf } from "./charts.js";
+import { Crossover } from "./crossover.js";
 import { SHORT_NAME } from "./techniques.js";
 
 
@@ -18,6 +20,7 @@ export class Comparison {
     this.figures = figures;
     this.latency = document.querySelector('[data-chart="cdf"]');
     this.bytes = document.querySelector('[data-chart="bytes"]');
+    this.crossover = new Crossover(document.querySelector('[data-chart="crossover"]'), lanes, figures);
   }
 
   draw() {
@@ -32,5 +35,9 @@ export class Comparison {
         return { name: lane.name, label: SHORT_NAME[lane.name], value, text: value === null ? "" : `${value.toFixed(0)} B` };
       }),
     );
+    // Called after every refresh of the figures, and after a reset: the
+    // crossover takes in a snapshot only when there is a new one.
+    this.crossover.update();
+    this.crossover.draw();
   }
 }
