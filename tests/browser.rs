@@ -307,6 +307,23 @@ fn the_page_over_tls_runs_its_lanes_on_http2() {
     assert_passed(status);
 }
 
+/// The crossover chart draws the page's own run: a point per technique at
+/// each rate held, four lines once two rates are measured
+/// (`tests/browser/crossover.test.mjs`).
+#[test]
+fn the_crossover_chart_draws_the_class_own_run() {
+    check_page(
+        "crossover",
+        pushlab::Config {
+            // Off: the test sets each rate itself; the chart first says what to do.
+            rate: 0.0,
+            workers: Some(2),
+            ..pushlab::Config::default()
+        },
+        &[],
+    );
+}
+
 /// Starts pushlab with `config`, runs `tests/browser/<name>.test.mjs`
 /// against its page (the page's URL, then `extra`, then where to save a
 /// screenshot: `target/browser/<name>.png`), stops the server, and fails if
