@@ -320,7 +320,7 @@ async fn step(args: LoadArgs, target_ms: f64) -> Result<Step, Error> {
 fn answer(args: &LoadArgs, target_ms: f64, steps: &[Step], stop: Stop) -> Answer {
     let (clients, at_least) = match stop {
         Stop::Bracketed { passed, .. } => (Some(passed), false),
-        Stop::ToolBound { passed, .. } => (passed, true),
+        Stop::ToolBound { passed, .. } => (passed, passed.is_some()),
         Stop::Maximum { passed } => (Some(passed), true),
         Stop::FirstFailed { .. } => (None, false),
     };

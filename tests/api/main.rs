@@ -6,6 +6,7 @@
 mod backlog;
 mod bad_input;
 mod broker;
+mod capacity;
 mod controls;
 mod counters;
 mod descriptors;

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Capacity at a latency target: for each technique, at 1 and at 10
+# messages a second, the most clients one server core serves with p99
+# latency under a target and nothing lost (`pushlab load --capacity`, see
+# src/load/capacity.rs). Targets: 1,500 ms for short polls (every 1 s, so
+# up to a second of waiting is the technique itself), 100 ms for long-poll,
+# SSE and WebSocket. Writes results/capacity/: <technique>-<rate>.json and
+# .md for each search, and capacity.md, the answers side by side.
+#
+#   scripts/capacity.sh                       every search (about half an hour)
+#   TECHNIQUES=ws RATES=1 MAX=2000 DURATION=5s scripts/capacity.sh   a quick look
+#
+# Each step of a search is a fresh server pinned to core 0; the load tool is
+# pinned to core 1, as in scripts/compare.sh. Run it on a quiet machine: a
+# step in which the tool's core was busy (with anything) ends the search at
+# "at least", the tool being the limit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-results/capacity}
+TECHNIQUES=${TECHNIQUES:-poll longpoll sse ws}
+RATES=${RATES:-1 10}
+START=${START:-500}
+MAX=${MAX:-20000}
+DURATION=${DURATION:-10s}
+mkdir -p "$OUT"
+cargo build --release --quiet
+
+target_of() { # the p99 target, ms: a short poll waits up to its interval by design
+  if [ "$1" = poll ]; then echo 1500; else echo 100; fi
+}
+
+for technique in $TECHNIQUES; do
+  for rate in $RATES; do
+    echo "== $technique at $rate msg/s, p99 ≤ $(target_of "$technique") ms"
+    taskset -c 1 target/release/pushlab load --spawn --server-cores 0 \
+      --technique "$technique" --capacity --slo-p99 "$(target_of "$technique")" \
+      --rate "$rate" --arrivals poisson --poll-interval 1s --longpoll-timeout 25s \
+      --clients "$START" --capacity-max "$MAX" --duration "$DURATION" --payload 64 \
+      --json "$OUT/$technique-$rate.json" --markdown "$OUT/$technique-$rate.md"
+  done
+done
+
+# The answers side by side: "≥" where the tool or the maximum, not a failing
+# step, ended the search.
+{
+  echo "| technique | msg/s | p99 target ms | clients | server RSS MB | p99 there ms | ended by |"
+  echo "|---|---:|---:|---:|---:|---:|---|"
+  for technique in $TECHNIQUES; do
+    for rate in $RATES; do
+      jq -r '[.technique, (.rate | tostring), (.slo_p99_ms | tostring),
+          (if .answer.clients == null then "none"
+           elif .answer.at_least then "≥ \(.answer.clients)"
+           else "\(.answer.clients)" end),
+          (if .answer.server_rss_kb == null then "–"
+           else (.answer.server_rss_kb * 1024 / 1e6 * 10 | round / 10 | tostring) end),
+          (if .answer.latency_p99_ms == null then "–"
+           else (.answer.latency_p99_ms * 10 | round / 10 | tostring) end),
+          ({bracketed: "a failing step", tool_bound: "the load tool (its core was busy)",
+            maximum: "the maximum tried", first_failed: "the first step failing"}[.answer.stopped])]
+        | "| " + join(" | ") + " |"' "$OUT/$technique-$rate.json"
+    done
+  done
+  echo
+  for technique in $TECHNIQUES; do
+    for rate in $RATES; do
+      echo "- $technique at $rate msg/s: $(jq -r .answer.sentence "$OUT/$technique-$rate.json")"
+    done
+  done
+} > "$OUT/capacity.md"
+cat "$OUT/capacity.md"
+echo "written: $OUT/"
