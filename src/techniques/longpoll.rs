@@ -15,7 +15,10 @@
 //!
 //! A client that gives up mid-wait closes its connection; actix-web then
 //! drops this handler's future, and the subscription with it, so no waiter
-//! is left behind.
+//! is left behind. Over HTTP/2 the same holds when the client closes the
+//! connection (plumbing/protocols.rs sees it go); a browser that aborts one
+//! fetch resets only its stream, which actix-http's HTTP/2 dispatcher does
+//! not report, so that request stays parked until news or its timeout.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
