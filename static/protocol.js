@@ -17,10 +17,21 @@
 
 const PATHS = { poll: "/api/poll", longpoll: "/api/longpoll", sse: "/api/sse" };
 
+// The protocols that carry every request to a server over one connection.
+const MULTIPLEXED = new Set(["h2", "h3"]);
+
 // The page's own connection: what an open event stream runs on too (its
 // Resource Timing entry is written only when the stream ends).
 function pageProtocol() {
   return performance.getEntriesByType("navigation")[0]?.nextHopProtocol || "";
+}
+
+// Whether this page's lanes share one connection to the server (HTTP/2):
+// then a browser's six connections per server (HTTP/1.1) hold nothing
+// back, whatever the tabs of the page hold (tabs.js). The lanes' requests
+// go where the page came from, so they run on what the page's did.
+export function multiplexed() {
+  return MULTIPLEXED.has(pageProtocol());
 }
 
 function marker(lane) {

@@ -14,10 +14,17 @@
 // frees, or, with six streams open, wait until a stream closes. Each lane
 // shows its own request that waits (waiting.js), and a button fills the six
 // on purpose in this tab (fill.js).
+//
+// Over HTTP/2 (pushlab --tls; protocol.js knows) there is nothing to
+// count: every lane of every tab is a stream of one connection, no request
+// waits for another's, and the notice stays hidden. It still notes how
+// many tabs it sees (data-tabs), so that a test can tell "hidden over
+// HTTP/2" from "not counted yet".
 
 import * as queue from "./queue.js";
 import { laneBadges } from "./waiting.js";
 import { wireFill } from "./fill.js";
+import { multiplexed } from "./protocol.js";
 
 const CHANNEL = "pushlab-tabs";
 const HEARTBEAT_MS = 5000;
@@ -85,8 +92,12 @@ export function watchTabs(notice, park) {
       say("holds");
     }
     const all = total([holds, ...[...others.values()].map((tab) => tab.holds)]);
-    queue.setBrowser(all.held, all.streams);
-    show(notice, all);
+    const shared = multiplexed();
+    // Over HTTP/2 nothing holds a connection another request waits for.
+    queue.setBrowser(shared ? 0 : all.held, shared ? 0 : all.streams);
+    notice.dataset.tabs = String(all.tabs);
+    if (shared) notice.hidden = true;
+    else show(notice, all);
     drawBadges();
   }, REDRAW_MS);
   say("hello");

@@ -5,7 +5,10 @@
 //    the byte figures of the HTTP/2 lanes say they are estimates;
 // 2. the six-connection limit is gone: with the lanes' own requests
 //    running, ten more event streams open at once, and a poll answers
-//    while they are all open (over HTTP/1.1 the fifth stream would wait).
+//    while they are all open (over HTTP/1.1 the fifth stream would wait);
+// 3. so the tabs notice, which over HTTP/1.1 warns of the six connections
+//    as soon as a second tab of the page opens, stays hidden in both tabs
+//    once each has counted the other.
 //
 //   node tests/browser/http2.test.mjs https://127.0.0.1:PORT/ target/browser/http2.png
 //
@@ -105,6 +108,27 @@ try {
   );
   step(`   ${JSON.stringify(opened)}`);
   if (opened.status !== 200) throw new Error(`the poll among open streams answered ${opened.status}`);
+
+  step("3. a second tab: both count two tabs, and neither warns of six connections");
+  const second = await context.newPage();
+  watch(second, "second tab");
+  await second.goto(url, { timeout: STEP_MS });
+  for (const [name, tab] of [["first", page], ["second", second]]) {
+    const notice = tab.locator('[data-notice="tabs"]');
+    // Counted both tabs, or (the bug) showing the notice: whichever first.
+    await tab.waitForFunction(
+      () => {
+        const notice = document.querySelector('[data-notice="tabs"]');
+        return notice.dataset.tabs === "2" || !notice.hidden;
+      },
+      null,
+      { timeout: STEP_MS },
+    );
+    const seen = { tabs: await notice.getAttribute("data-tabs"), hidden: await notice.evaluate((n) => n.hidden), text: await notice.textContent() };
+    step(`   ${name} tab: ${JSON.stringify(seen)}`);
+    if (!seen.hidden) throw new Error(`the ${name} tab warns over HTTP/2: ${seen.text.trim()}`);
+  }
+  await second.close();
 
   await page.screenshot({ path: screenshot });
   if (problems.length > 0) throw new Error(problems.join("\n"));
