@@ -41,14 +41,16 @@ for technique in $TECHNIQUES; do
 done
 
 # The answers side by side: "≥" where the tool or the maximum, not a failing
-# step, ended the search.
+# step, ended the search; "unknown" where the tool was the limit before any
+# step passed.
 {
   echo "| technique | msg/s | p99 target ms | clients | server RSS MB | p99 there ms | ended by |"
   echo "|---|---:|---:|---:|---:|---:|---|"
   for technique in $TECHNIQUES; do
     for rate in $RATES; do
       jq -r '[.technique, (.rate | tostring), (.slo_p99_ms | tostring),
-          (if .answer.clients == null then "none"
+          (if .answer.clients == null and .answer.stopped == "tool_bound" then "unknown"
+           elif .answer.clients == null then "none"
            elif .answer.at_least then "≥ \(.answer.clients)"
            else "\(.answer.clients)" end),
           (if .answer.server_rss_kb == null then "–"

@@ -347,7 +347,7 @@ fn answer(args: &LoadArgs, target_ms: f64, steps: &[Step], stop: Stop) -> Answer
         ),
         (Stop::ToolBound { at, .. }, None) => format!(
             "unknown: the tool was the limit already at {at} clients ({}), before any step \
-             passed; pin it to a core of its own or start lower",
+             passed; give it a quiet core of its own or start lower",
             reasons(at)
         ),
         (Stop::Maximum { .. }, Some(n)) => {
