@@ -13,6 +13,13 @@
 //
 // Which recorded exchange an arrow is: wire/match.js. How one is drawn:
 // wire/render.js (WebSocket frames: wire/frame.js).
+//
+// Over HTTP/2 (pushlab --tls) no head crosses the socket as text: HPACK
+// sends its fields compressed, and the server sees them only decoded. The
+// server then logs those fields as HTTP/2 carries them, pseudo-headers
+// first (":method: GET", ":status: 200"), which no HTTP/1 head can start
+// with; such an exchange is marked here (data-http2) and says what it
+// shows: decoded fields, sizes of this text rather than of the frames.
 
 import { TAB_ID } from "./tab.js";
 import { requestJson } from "./http.js";
@@ -197,8 +204,13 @@ class WireView {
     if (exchange?.id !== this.shownId) this.panel.scrollTop = 0;
     this.shownId = exchange?.id;
     this.shownState = state;
-    if (exchange) render(this.bytes, exchange, this.clock, note);
-    else renderMissing(this.bytes, why);
+    if (exchange) {
+      render(this.bytes, exchange, this.clock, note);
+      markHttp2(this.bytes, exchange);
+    } else {
+      renderMissing(this.bytes, why);
+      delete this.bytes.dataset.http2;
+    }
     // Which arrow's exchange this is (its timeline key), when it is one.
     const key = exchange && this.selected?.key;
     if (key) this.bytes.dataset.wireFor = key;
@@ -250,5 +262,39 @@ class WireView {
     for (const node of selected.lane.timeline.element.querySelectorAll(`[data-exchange="${selected.key}"]`)) {
       node.classList.add("wire-selected");
     }
+  }
+}
+
+// An exchange over HTTP/2: its heads are the header fields decoded from
+// HPACK, pseudo-headers first (a colon no HTTP/1 request line or status
+// line begins with).
+function isHttp2(exchange) {
+  return atob(exchange.request_head).startsWith(":");
+}
+
+const HTTP2_NOTE =
+  "HTTP/2: no head went over the socket as text. Each went as a HEADERS frame whose fields HPACK " +
+  "compressed (a field sent before on the connection costs a byte or so), and the server sees them " +
+  "only decoded: below are those fields, pseudo-headers first, one per line for reading, and the " +
+  "bodies went in DATA frames (9 bytes of frame header each, not shown). So the sizes on this panel " +
+  "are of this text; the lane's byte figures hold the server's estimate of the frames (≈).";
+
+// Says so on an HTTP/2 exchange drawn by render().
+function markHttp2(target, exchange) {
+  if (!isHttp2(exchange)) {
+    delete target.dataset.http2;
+    return;
+  }
+  target.dataset.http2 = "";
+  const note = document.createElement("p");
+  note.className = "wire-note";
+  note.dataset.part = "http2-note";
+  note.textContent = HTTP2_NOTE;
+  const summary = target.querySelector(".wire-summary");
+  if (summary) {
+    summary.lastChild.textContent = " — as the server logged it, the heads as decoded text.";
+    summary.before(note);
+  } else {
+    target.prepend(note);
   }
 }

@@ -438,3 +438,62 @@ async fn another_tab_sees_nothing_of_this_tabs_wire() {
     let (status, body) = app.get_json("/api/tabs/not-a-tab/wire").await;
     assert_eq!((status, body["error"].as_str()), (400, Some("bad_tab")));
 }
+
+/// Over HTTP/2 no head crosses the socket as text (HPACK compresses it),
+/// so the log shows the header fields as the HEADERS frames carried them,
+/// decoded: pseudo-headers first, one `name: value` a line; not an empty
+/// head. The body is the answer's.
+#[tokio::test]
+async fn a_poll_over_h2c_shows_its_header_fields_decoded() {
+    let app = spawn_app(test_config());
+    app.publish("test", "over h2").await;
+    open_view(&app, TAB).await;
+    let h2c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .timeout(STEP)
+        .build()
+        .unwrap();
+    let response = within(
+        "a poll over h2c",
+        h2c.get(app.url(&format!("/api/poll?since=0&tab={TAB}")))
+            .header("x-odd", "Kept As Sent")
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let answer = within("its body", response.bytes()).await.unwrap();
+
+    let log = log_when(&app, TAB, |log| {
+        exchanges(log)
+            .iter()
+            .any(|e| e["technique"] == "poll" && e["ended_at_us"].is_u64())
+    })
+    .await;
+    let exchange = exchanges(&log)
+        .iter()
+        .find(|e| e["technique"] == "poll")
+        .unwrap();
+    let request = String::from_utf8(decode(&exchange["request_head"])).unwrap();
+    let lines: Vec<&str> = request.split("\r\n").collect();
+    assert_eq!(lines[0], ":method: GET", "{request}");
+    assert_eq!(lines[1], ":scheme: http", "{request}");
+    assert_eq!(lines[2], format!(":path: /api/poll?since=0&tab={TAB}"));
+    assert_eq!(lines[3], format!(":authority: {}", app.addr));
+    assert!(lines.contains(&"x-odd: Kept As Sent"), "{request}");
+    assert!(!request.to_lowercase().contains("\nhost:"), "{request}");
+    assert!(request.ends_with("\r\n\r\n"));
+
+    let head = String::from_utf8(decode(&exchange["response_head"])).unwrap();
+    assert!(head.starts_with(":status: 200\r\n"), "{head}");
+    assert!(
+        head.contains("content-type: application/json\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("content-length: {}\r\n", answer.len())),
+        "{head}"
+    );
+    assert!(!head.contains("connection:"), "{head}");
+    assert_eq!(body(exchange, "out"), answer.to_vec());
+}
