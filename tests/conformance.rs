@@ -6,18 +6,19 @@
 //!   offers no compression, so the policy makes no difference to them;
 //! - groups 12 and 13: permessage-deflate, five kinds of data, eighteen
 //!   sizes and fragmentations, seven ways to offer and accept its
-//!   parameters. With the default policy (`--ws-deflate
-//!   no-context-takeover`), all of group 13 and group 12's cases of
-//!   messages up to 32 KiB; with `on` (context takeover), both groups'
-//!   cases up to 32 KiB. With `off` every offer is declined, which Autobahn
-//!   reports as "unimplemented".
+//!   parameters, with each policy that compresses (`--ws-deflate
+//!   no-context-takeover`, the default, and `on`), all but group 12's
+//!   cases of messages of 64 or 128 KiB. With `off` every offer is
+//!   declined, which Autobahn reports as "unimplemented".
 //!
 //! `scripts/conformance.sh` runs every case with each policy on a release
-//! build (`results/conformance/`). The large cases it adds send a thousand
-//! messages of 64 or 128 KiB, compressed and inflated both ways, and kosoku
-//! gives a case 10 s: group 12's (a bitmap, a book, a PDF) take 9 to 10 s
-//! of this two-core machine even on a release build, more than half of it
-//! kosoku's own compressing, too close to the limit for a debug build.
+//! build (`results/conformance/`). The cases it adds send a thousand
+//! messages of 64 or 128 KiB of a bitmap, a book, a PDF, an HTML page or
+//! JSON, compressed by kosoku, and kosoku gives a case 10 s, whatever its
+//! own 480 s says. The server stores such messages rather than compress
+//! them, so its share is the inflating; kosoku's own compressing takes
+//! 5 to 9 s of this two-core machine for the bitmap and the PDF cut into
+//! 256-byte frames, which leaves a debug build no margin.
 //!
 //! Every case must be OK, NON-STRICT or INFORMATIONAL (kosoku's exit status
 //! says so); the reports land in `target/conformance/<run>/`. The
@@ -48,11 +49,10 @@ const PLAIN: [&str; 9] = [
 ];
 /// permessage-deflate's groups.
 const COMPRESSION: [&str; 2] = ["12.*", "13.*"];
-/// Their cases of 1,000 messages of 64 or 128 KiB (the 9th, 10th and
-/// 14th to 18th of each subgroup): group 12's, then group 13's.
-const LARGE: [&str; 14] = [
-    "12.*.9", "12.*.10", "12.*.14", "12.*.15", "12.*.16", "12.*.17", "12.*.18", "13.*.9",
-    "13.*.10", "13.*.14", "13.*.15", "13.*.16", "13.*.17", "13.*.18",
+/// Group 12's cases of 1,000 messages of 64 or 128 KiB (the 9th, 10th and
+/// 14th to 18th of each subgroup), left to `scripts/conformance.sh`.
+const LARGE: [&str; 7] = [
+    "12.*.9", "12.*.10", "12.*.14", "12.*.15", "12.*.16", "12.*.17", "12.*.18",
 ];
 
 /// One kosoku run: the server's policy, the cases, how many at once.
@@ -76,7 +76,7 @@ const RUNS: [Run; 3] = [
         name: "no-context-takeover",
         policy: DeflatePolicy::NoContextTakeover,
         include: &COMPRESSION,
-        exclude: LARGE.split_at(7).0,
+        exclude: &LARGE,
         parallelism: 1,
     },
     Run {

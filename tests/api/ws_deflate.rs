@@ -367,6 +367,11 @@ impl Client {
 
     /// The next message, which must come compressed with `opcode`, inflated.
     async fn receive(&mut self, opcode: u8) -> Vec<u8> {
+        self.receive_sized(opcode).await.0
+    }
+
+    /// The same, with the message's size on the wire (its payload).
+    async fn receive_sized(&mut self, opcode: u8) -> (Vec<u8>, usize) {
         let frame = next_frame(&mut self.raw).await;
         assert_eq!(
             (frame.fin, frame.rsv1, frame.opcode),
@@ -376,7 +381,8 @@ impl Client {
         if self.receive_alone {
             self.decompress = inflater();
         }
-        inflate(&mut self.decompress, &frame.payload)
+        let inflated = inflate(&mut self.decompress, &frame.payload);
+        (inflated, frame.payload.len())
     }
 
     async fn receive_json(&mut self) -> Value {
@@ -476,6 +482,39 @@ async fn a_zip_bomb_on_echo_is_closed_with_1009_and_the_server_carries_on() {
         let mut client = Client::new(raw, alone, alone);
         client.send(BINARY, &[0u8; 1000]).await;
         assert_eq!(client.receive(BINARY).await, vec![0u8; 1000], "{policy:?}");
+    }
+}
+
+/// A message over 16 KiB is echoed stored, not compressed: RSV1 set, and
+/// a few bytes larger on the wire than the message, however repetitive it
+/// is; a short one is still compressed. Under `on` the short message after
+/// the large one inflates with the same inflater, whose window holds the
+/// stored message. Guards the vendored deflate.rs storing large messages
+/// (without it the large echo shrinks), and its compressor starting afresh
+/// after one (without that, a back-reference lands in the wrong place).
+#[tokio::test]
+async fn a_large_echo_comes_back_stored_and_the_context_carries_on() {
+    let short = b"a short message, compressed, and compressed again".repeat(4);
+    let large: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+    for policy in [DeflatePolicy::On, DeflatePolicy::NoContextTakeover] {
+        let app = app_with(policy);
+        let (raw, _) = open_offering(&app, "/ws/echo", CHROMIUM_OFFER).await;
+        let alone = policy == DeflatePolicy::NoContextTakeover;
+        let mut client = Client::new(raw, alone, alone);
+        for message in [&short, &large, &short] {
+            client.send(BINARY, message).await;
+            let (echo, on_the_wire) = client.receive_sized(BINARY).await;
+            assert!(echo == *message, "{policy:?}: a {} byte echo", message.len());
+            if message.len() > 16 * 1024 {
+                assert!(
+                    on_the_wire > message.len(),
+                    "{policy:?}: {on_the_wire} bytes stored for {}",
+                    message.len()
+                );
+            } else {
+                assert!(on_the_wire < message.len(), "{policy:?}: {on_the_wire}");
+            }
+        }
     }
 }
 

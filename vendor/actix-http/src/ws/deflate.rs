@@ -16,6 +16,8 @@
 //!   every message, and the last short payloads it compressed, so a payload sent to
 //!   a thousand connections (a broadcast) is compressed once per thread, not
 //!   once per connection;
+//! - a message over 16 KiB is stored (DEFLATE's level 0), not compressed:
+//!   compressing one costs the server more than it saves the network;
 //! - an inflated message larger than the codec's `max_size` is refused
 //!   (`ProtocolError::Overflow`, close code 1009) as soon as inflating passes
 //!   the limit, however small it was on the wire: a 10 MB message of zeros
@@ -48,9 +50,16 @@ const MAX_WINDOW_BITS: u8 = 15;
 /// still finds its messages compressed. Looked up by address, not scanned.
 const RECENT: usize = 1024;
 
-/// Messages compressed alone that are larger than this are compressed at
-/// level 1 (see [`Deflater::level_for`]).
-const FASTEST_ABOVE: usize = 16 * 1024;
+/// Messages larger than this are stored, not compressed: sent as DEFLATE's
+/// stored blocks (level 0), which cost a copy to write and to read. Only
+/// `/ws/echo` carries such a message (pushlab's own frames are under
+/// 4 KiB), and compressing it would cost the server more than everything
+/// else it does for it: 3 ms at level 1 for 128 KiB of a bitmap that
+/// shrinks by 15%, so a client echoing large messages could keep a core
+/// busy. A stored message still has RSV1 set: RFC 7692 allows a message
+/// without it on a compressing connection, but some clients mishandle one
+/// (kosoku 0.1.0, which runs Autobahn's cases, does).
+const STORED_ABOVE: usize = 16 * 1024;
 
 /// The largest payload remembered: broadcast messages are short, and a
 /// large payload (an echo) is seldom sent twice but would be held until
@@ -183,8 +192,14 @@ struct Deflater {
 
 impl Deflater {
     fn compress(&mut self, payload: Bytes) -> Result<Bytes, ProtocolError> {
-        if self.alone {
-            let level = self.level_for(payload.len());
+        let level = self.level_for(payload.len());
+        if self.alone || level != self.level {
+            if let Some(own) = &mut self.own {
+                // A large message is stored alone, with context takeover
+                // too. The peer's window will hold it and our compressor's
+                // would not: start afresh, so nothing refers back across it.
+                own.reset();
+            }
             return SHARED.with(|shared| {
                 shared
                     .borrow_mut()
@@ -200,14 +215,11 @@ impl Deflater {
         Ok(Bytes::from(out))
     }
 
-    /// The level for a message compressed alone of `len` bytes: the
-    /// configured one, or 1 for a large one. A large message finds its
-    /// repeats within itself even at zlib's fastest level, which on a
-    /// 128 KiB bitmap takes a fraction of the time level 2 does (Autobahn's
-    /// 12.x cases send a thousand of them, within 10 s).
+    /// The level for a message of `len` bytes: the configured one, or 0
+    /// (stored) for a large one (see [`STORED_ABOVE`]).
     fn level_for(&self, len: usize) -> u32 {
-        if len > FASTEST_ABOVE {
-            self.level.min(1)
+        if len > STORED_ABOVE {
+            0
         } else {
             self.level
         }
