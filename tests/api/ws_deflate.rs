@@ -504,7 +504,11 @@ async fn a_large_echo_comes_back_stored_and_the_context_carries_on() {
         for message in [&short, &large, &short] {
             client.send(BINARY, message).await;
             let (echo, on_the_wire) = client.receive_sized(BINARY).await;
-            assert!(echo == *message, "{policy:?}: a {} byte echo", message.len());
+            assert!(
+                echo == *message,
+                "{policy:?}: a {} byte echo",
+                message.len()
+            );
             if message.len() > 16 * 1024 {
                 assert!(
                     on_the_wire > message.len(),
