@@ -31,10 +31,10 @@
 //! connection, or it broke), its [`ConnectionGone`] fires, and every
 //! request of that connection still waiting for its answer is dropped
 //! ([`http2_request`]). A single stream the client resets (RST_STREAM, a
-//! browser aborting one fetch) is not seen: actix-http's dispatcher holds
-//! the only handle that reports it (h2's `SendResponse::poll_reset`) and
-//! never asks it while the answer is pending, so such a request waits for
-//! its answer or its timeout, as its counters show.
+//! browser aborting one fetch) is seen by the dispatcher itself, which holds
+//! the only handle that reports it (h2's `SendResponse::poll_reset`): the
+//! vendored actix-http races each request's future against it
+//! (vendor/README.md).
 //!
 //! WebSocket stays on HTTP/1.1: over HTTP/2 it needs extended CONNECT
 //! (RFC 8441), which actix-http does not implement. A browser that reaches

@@ -329,16 +329,14 @@ async fn a_longpoll_over_h2c_ends_when_its_connection_closes() {
 }
 
 /// A browser aborting one fetch over HTTP/2 resets that stream only
-/// (RST_STREAM), the connection staying open. The parked long-poll should
-/// end at once; it does not: actix-http's HTTP/2 dispatcher holds the only
-/// handle that reports a reset (h2's `SendResponse::poll_reset`) and never
-/// polls it while the answer is pending, and nothing else in the request
-/// sees the reset (its body, a GET's, ended with its HEADERS frame). It
-/// needs a change in vendor/actix-http (src/h2/dispatcher.rs: the service's
-/// future raced against `tx.poll_reset`); until then the request waits for
-/// news or its timeout.
+/// (RST_STREAM), the connection staying open: the parked long-poll ends at
+/// once, the other one stays. Guards the vendored actix-http's HTTP/2
+/// dispatcher racing the service's future against h2's
+/// `SendResponse::poll_reset` (src/h2/dispatcher.rs, `until_reset`):
+/// nothing else in the request sees the reset (its body, a GET's, ended
+/// with its HEADERS frame), and without it the request waits for news or
+/// its timeout.
 #[tokio::test]
-#[ignore = "a stream reset is not seen by actix-http's HTTP/2 dispatcher (see the doc)"]
 async fn a_longpoll_over_h2c_ends_when_its_stream_is_reset() {
     let app = spawn_app(test_config());
     let mut h2 = RawH2::connect(&app).await;

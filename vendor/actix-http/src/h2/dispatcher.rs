@@ -133,8 +133,17 @@ where
 
                     // multiplex request handling with spawn task
                     tokio::task::spawn_local(async move {
+                        // pushlab: a stream the client resets (RST_STREAM: a
+                        // browser aborting a fetch) ends its request at once,
+                        // as a closed HTTP/1.1 connection does; a parked
+                        // request (a long-poll) waited for its answer.
+                        let mut tx = tx;
+                        let Some(res) = until_reset(fut, &mut tx).await else {
+                            return;
+                        };
+
                         // resolve service call and send response.
-                        let res = match fut.await {
+                        let res = match res {
                             Ok(res) => handle_response(res.into(), tx, config, head_req).await,
                             Err(err) => {
                                 let res: Response<BoxBody> = err.into();
@@ -202,6 +211,19 @@ enum DispatchError {
     SendResponse(h2::Error),
     SendData(h2::Error),
     ResponseBody(Box<dyn StdError>),
+}
+
+/// pushlab: the service's answer, or `None` once the client resets the
+/// stream (or the connection fails) before it is ready.
+async fn until_reset<F: Future>(fut: F, tx: &mut SendResponse<Bytes>) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(res) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(res));
+        }
+        tx.poll_reset(cx).map(|_| None)
+    })
+    .await
 }
 
 async fn handle_response<B>(
