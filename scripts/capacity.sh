@@ -20,7 +20,9 @@ OUT=${OUT:-results/capacity}
 TECHNIQUES=${TECHNIQUES:-poll longpoll sse ws}
 RATES=${RATES:-1 10}
 START=${START:-500}
-MAX=${MAX:-20000}
+# The tool needs a file per client and a hundred more; 20,000 is the usual
+# hard limit of open files here.
+MAX=${MAX:-19000}
 DURATION=${DURATION:-10s}
 mkdir -p "$OUT"
 cargo build --release --quiet
