@@ -13,10 +13,11 @@ use actix_http::{
     ws::{handshake, Codec},
 };
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
-use tokio::sync::{mpsc::channel, oneshot};
+use tokio::sync::oneshot;
 
 mod aggregated;
 pub mod codec;
+mod queue; // pushlab
 mod session;
 mod stream;
 
@@ -106,7 +107,7 @@ pub fn handle_with_deflate(
         None => Codec::new(),
     };
     let mut response = handshake_with_protocols(req, protocols)?;
-    let (tx, rx) = channel(32);
+    let (tx, rx) = queue::channel(32);
     let (connection_closed_tx, connection_closed_rx) = oneshot::channel();
 
     Ok((

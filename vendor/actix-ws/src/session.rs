@@ -1,6 +1,5 @@
 use std::{
     fmt,
-    future::poll_fn,
     pin::Pin,
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -13,8 +12,9 @@ use actix_http::ws::{CloseReason, Item, Message};
 use actix_web::web::Bytes;
 use bytestring::ByteString;
 use futures_sink::Sink;
-use tokio::sync::mpsc::Sender;
-use tokio_util::sync::PollSender;
+
+// pushlab: the session's queue (queue.rs), not a tokio channel.
+use crate::queue::Sender;
 
 // RFC 6455: Control frames MUST have payload length <= 125 bytes.
 // Close payload is: 2-byte close code + optional UTF-8 reason, therefore the reason is <= 123 bytes.
@@ -28,7 +28,7 @@ const MAX_CLOSE_REASON_BYTES: usize = MAX_CONTROL_PAYLOAD_BYTES - 2;
 /// It also implements [`Sink<Message>`](futures_sink::Sink) for integration with sink-based APIs.
 #[derive(Clone)]
 pub struct Session {
-    inner: Option<PollSender<Message>>,
+    inner: Option<Sender>,
     closed: Arc<AtomicBool>,
 }
 
@@ -45,9 +45,9 @@ impl fmt::Display for Closed {
 impl std::error::Error for Closed {}
 
 impl Session {
-    pub(super) fn new(inner: Sender<Message>) -> Self {
+    pub(super) fn new(inner: Sender) -> Self {
         Session {
-            inner: Some(PollSender::new(inner)),
+            inner: Some(inner),
             closed: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -59,14 +59,8 @@ impl Session {
     }
 
     async fn send_message_inner(&mut self, msg: Message) -> Result<(), Closed> {
-        if let Some(inner) = self.inner.as_mut() {
-            poll_fn(|cx| Pin::new(&mut *inner).poll_ready(cx))
-                .await
-                .map_err(|_| Closed)?;
-            Pin::new(&mut *inner).start_send(msg).map_err(|_| Closed)?;
-            poll_fn(|cx| Pin::new(&mut *inner).poll_flush(cx))
-                .await
-                .map_err(|_| Closed)
+        if let Some(inner) = self.inner.as_ref() {
+            inner.send(msg).await
         } else {
             Err(Closed)
         }
@@ -224,12 +218,8 @@ impl Sink<Message> for Session {
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.pre_check();
-        if let Some(inner) = self.inner.as_mut() {
-            match Pin::new(inner).poll_ready(cx) {
-                Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
-                Poll::Ready(Err(_)) => Poll::Ready(Err(Closed)),
-                Poll::Pending => Poll::Pending,
-            }
+        if let Some(inner) = self.inner.as_ref() {
+            inner.poll_ready(cx)
         } else {
             Poll::Ready(Err(Closed))
         }
@@ -237,37 +227,28 @@ impl Sink<Message> for Session {
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
         self.pre_check();
-        if let Some(inner) = self.inner.as_mut() {
-            Pin::new(inner).start_send(item).map_err(|_| Closed)
+        if let Some(inner) = self.inner.as_ref() {
+            inner.push(item)
         } else {
             Err(Closed)
         }
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+    fn poll_flush(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.pre_check();
-        if let Some(inner) = self.inner.as_mut() {
-            match Pin::new(inner).poll_flush(cx) {
-                Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
-                Poll::Ready(Err(_)) => Poll::Ready(Err(Closed)),
-                Poll::Pending => Poll::Pending,
-            }
+        // A pushed message is queued for the body at once: nothing to flush.
+        if self.inner.is_some() {
+            Poll::Ready(Ok(()))
         } else {
             Poll::Ready(Err(Closed))
         }
     }
 
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+    fn poll_close(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.closed.store(true, Ordering::Relaxed);
-        if let Some(inner) = self.inner.as_mut() {
-            match Pin::new(inner).poll_close(cx) {
-                Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
-                Poll::Ready(Err(_)) => Poll::Ready(Err(Closed)),
-                Poll::Pending => Poll::Pending,
-            }
-        } else {
-            Poll::Ready(Ok(()))
-        }
+        // This clone lets go of the queue, as a closed `PollSender` did.
+        self.inner = None;
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -280,7 +261,7 @@ mod tests {
 
     #[tokio::test]
     async fn session_implements_sink() {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let (tx, mut rx) = crate::queue::channel(8);
         let mut session = Session::new(tx);
 
         session
@@ -299,7 +280,7 @@ mod tests {
 
     #[tokio::test]
     async fn sink_close_closes_all_clones() {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let (tx, mut rx) = crate::queue::channel(8);
         let mut session = Session::new(tx);
         let mut clone = session.clone();
 
@@ -311,7 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn close_sends_close_frame_and_closes_all_clones() {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let (tx, mut rx) = crate::queue::channel(8);
         let session = Session::new(tx);
         let mut clone = session.clone();
 

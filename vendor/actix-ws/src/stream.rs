@@ -17,9 +17,10 @@ use actix_web::{
 };
 use bytestring::ByteString;
 use futures_core::stream::Stream;
-use tokio::sync::{mpsc::Receiver, oneshot};
+use tokio::sync::oneshot;
 
-use crate::AggregatedMessageStream;
+// pushlab: the session's queue (queue.rs), not a tokio channel.
+use crate::{queue::Receiver, AggregatedMessageStream};
 
 // RFC 6455: Control frames MUST have payload length <= 125 bytes.
 // Close payload is: 2-byte close code + optional UTF-8 reason, therefore the reason is <= 123 bytes.
@@ -28,20 +29,18 @@ const MAX_CLOSE_REASON_BYTES: usize = MAX_CONTROL_PAYLOAD_BYTES - 2;
 
 /// Response body for a WebSocket.
 pub struct StreamingBody {
-    session_rx: Receiver<Message>,
+    session_rx: Receiver,
     connection_closed: Option<oneshot::Sender<()>>,
-    messages: VecDeque<Message>,
     buf: BytesMut,
     codec: Codec,
     closing: bool,
 }
 
 impl StreamingBody {
-    pub(super) fn new(session_rx: Receiver<Message>) -> Self {
+    pub(super) fn new(session_rx: Receiver) -> Self {
         StreamingBody {
             session_rx,
             connection_closed: None,
-            messages: VecDeque::new(),
             buf: BytesMut::new(),
             codec: Codec::new(),
             closing: false,
@@ -160,22 +159,17 @@ impl Stream for StreamingBody {
             return Poll::Ready(None);
         }
 
-        if !this.closing {
-            loop {
-                match Pin::new(&mut this.session_rx).poll_recv(cx) {
-                    Poll::Ready(Some(msg)) => {
-                        this.messages.push_back(msg);
-                    }
-                    Poll::Ready(None) => {
-                        this.closing = true;
-                        break;
-                    }
-                    Poll::Pending => break,
+        // pushlab: every message queued is encoded in this one poll, taken
+        // from the session's queue as it goes (no second queue here).
+        while !this.closing {
+            let mut msg = match this.session_rx.poll_recv(cx) {
+                Poll::Ready(Some(msg)) => msg,
+                Poll::Ready(None) => {
+                    this.closing = true;
+                    break;
                 }
-            }
-        }
-
-        while let Some(mut msg) = this.messages.pop_front() {
+                Poll::Pending => break,
+            };
             let is_close = matches!(msg, Message::Close(_));
 
             // Avoid emitting invalid control frames. Some clients (e.g., Chromium-based browsers)
@@ -210,7 +204,6 @@ impl Stream for StreamingBody {
                 // frame, even if there are still `Session` clones holding the sender.
                 this.closing = true;
                 this.session_rx.close();
-                this.messages.clear();
                 break;
             }
         }
@@ -370,7 +363,7 @@ pub(crate) mod tests {
         }
     }
     pub(crate) fn payload_pair(capacity: usize) -> (PayloadSender, Payload) {
-        let (tx, rx) = tokio::sync::mpsc::channel(capacity);
+        let (tx, rx) = crate::queue::channel(capacity);
 
         (
             PayloadSender {
@@ -543,7 +536,7 @@ pub(crate) mod tests {
         }
 
         std::future::poll_fn(move |cx| {
-            let (_tx, rx) = tokio::sync::mpsc::channel(1);
+            let (_tx, rx) = crate::queue::channel(1);
             let (connection_closed_tx, connection_closed_rx) = oneshot::channel();
 
             let response_body =
@@ -579,7 +572,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn stream_produces_bytes_from_messages() {
         std::future::poll_fn(move |cx| {
-            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            let (tx, rx) = crate::queue::channel(1);
 
             let stream = StreamingBody::new(rx);
 
@@ -620,7 +613,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn stream_processes_many_consecutive_messages() {
         std::future::poll_fn(move |cx| {
-            let (tx, rx) = tokio::sync::mpsc::channel(3);
+            let (tx, rx) = crate::queue::channel(3);
 
             let stream = StreamingBody::new(rx);
 
@@ -657,7 +650,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn stream_closes_after_close_message_even_if_sender_alive() {
         std::future::poll_fn(move |cx| {
-            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            let (tx, rx) = crate::queue::channel(1);
 
             let stream = StreamingBody::new(rx);
             let mut stream = std::pin::pin!(stream);
@@ -693,7 +686,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn stream_closes() {
         std::future::poll_fn(move |cx| {
-            let (tx, rx) = tokio::sync::mpsc::channel(3);
+            let (tx, rx) = crate::queue::channel(3);
 
             drop(tx);
             let stream = StreamingBody::new(rx);
@@ -717,7 +710,7 @@ pub(crate) mod tests {
         use actix_http::ws::{CloseCode, CloseReason, Frame};
         use futures_util::StreamExt as _;
 
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let (tx, rx) = crate::queue::channel(1);
         let mut stream = StreamingBody::new(rx);
 
         let reason = CloseReason {
@@ -759,7 +752,7 @@ pub(crate) mod tests {
         use actix_http::ws::{CloseCode, CloseReason, Frame};
         use futures_util::StreamExt as _;
 
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let (tx, rx) = crate::queue::channel(1);
         let mut stream = StreamingBody::new(rx);
 
         // Create a reason where truncating at 123 bytes would split a multi-byte UTF-8 character.
@@ -803,7 +796,7 @@ pub(crate) mod tests {
         use actix_http::ws::Frame;
         use futures_util::StreamExt as _;
 
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let (tx, rx) = crate::queue::channel(1);
         let mut stream = StreamingBody::new(rx);
 
         let payload = Bytes::from(vec![0xAA; 200]);
@@ -840,7 +833,7 @@ pub(crate) mod tests {
         use actix_http::ws::Frame;
         use futures_util::StreamExt as _;
 
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let (tx, rx) = crate::queue::channel(1);
         let mut stream = StreamingBody::new(rx);
 
         let payload = Bytes::from(vec![0xBB; 200]);
