@@ -9,6 +9,7 @@
 #
 #   scripts/capacity.sh                       every search (about half an hour)
 #   TECHNIQUES=ws RATES=1 MAX=2000 DURATION=5s scripts/capacity.sh   a quick look
+#   scripts/capacity.sh summary               capacity.md again, from the JSONs
 #
 # Each step of a search is a fresh server pinned to core 0; the load tool is
 # pinned to core 1, as in scripts/compare.sh. Run it on a quiet machine: a
@@ -31,6 +32,7 @@ target_of() { # the p99 target, ms: a short poll waits up to its interval by des
   if [ "$1" = poll ]; then echo 1500; else echo 100; fi
 }
 
+[ "${1:-}" = summary ] && TECHNIQUES=""
 for technique in $TECHNIQUES; do
   for rate in $RATES; do
     echo "== $technique at $rate msg/s, p99 ≤ $(target_of "$technique") ms"
@@ -42,14 +44,21 @@ for technique in $TECHNIQUES; do
   done
 done
 
+# Every search in OUT, this run's and earlier ones' (TECHNIQUES=ws reruns
+# WebSocket's alone), in the chapters' order.
+searches() {
+  for technique in poll longpoll sse ws; do
+    ls "$OUT/$technique"-*.json 2>/dev/null | sort -t- -k2 -n
+  done
+}
+
 # The answers side by side: "≥" where the tool or the maximum, not a failing
 # step, ended the search; "unknown" where the tool was the limit before any
 # step passed.
 {
   echo "| technique | msg/s | p99 target ms | clients | server RSS MB | p99 there ms | ended by |"
   echo "|---|---:|---:|---:|---:|---:|---|"
-  for technique in $TECHNIQUES; do
-    for rate in $RATES; do
+  for file in $(searches); do
       jq -r '[.technique, (.rate | tostring), (.slo_p99_ms | tostring),
           (if .answer.clients == null and .answer.stopped == "tool_bound" then "unknown"
            elif .answer.clients == null then "none"
@@ -61,14 +70,11 @@ done
            else (.answer.latency_p99_ms * 10 | round / 10 | tostring) end),
           ({bracketed: "a failing step", tool_bound: "the load tool (its core was busy)",
             maximum: "the maximum tried", first_failed: "the first step failing"}[.answer.stopped])]
-        | "| " + join(" | ") + " |"' "$OUT/$technique-$rate.json"
-    done
+        | "| " + join(" | ") + " |"' "$file"
   done
   echo
-  for technique in $TECHNIQUES; do
-    for rate in $RATES; do
-      echo "- $technique at $rate msg/s: $(jq -r .answer.sentence "$OUT/$technique-$rate.json")"
-    done
+  for file in $(searches); do
+    echo "- $(jq -r '"\(.technique) at \(.rate) msg/s: \(.answer.sentence)"' "$file")"
   done
 } > "$OUT/capacity.md"
 cat "$OUT/capacity.md"
