@@ -25,16 +25,11 @@
 //! A client gone: over HTTP/1.1 the dispatcher drops a parked request's
 //! future when its connection closes (`h1_allow_half_closed(false)`). The
 //! HTTP/2 dispatcher runs each request's future in a task of its own that
-//! nothing stops when the connection ends, so a parked long-poll would
-//! stay until its timeout. Here each HTTP/2 connection's socket is wrapped
-//! ([`Watched`]): when the dispatcher lets go of it (the client closed the
-//! connection, or it broke), its [`ConnectionGone`] fires, and every
-//! request of that connection still waiting for its answer is dropped
-//! ([`http2_request`]). A single stream the client resets (RST_STREAM, a
-//! browser aborting one fetch) is seen by the dispatcher itself, which holds
-//! the only handle that reports it (h2's `SendResponse::poll_reset`): the
-//! vendored actix-http races each request's future against it
-//! (vendor/README.md).
+//! nothing stopped, so a parked long-poll stayed until its timeout. The
+//! vendored actix-http races each request's future against h2's
+//! `SendResponse::poll_reset` (vendor/README.md), which reports both ends
+//! of a client: a stream it resets (RST_STREAM, a browser aborting one
+//! fetch), and every stream of a connection that closed or broke.
 //!
 //! WebSocket stays on HTTP/1.1: over HTTP/2 it needs extended CONNECT
 //! (RFC 8441), which actix-http does not implement. A browser that reaches
@@ -45,9 +40,7 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_http::body::MessageBody;
@@ -65,12 +58,10 @@ use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
 use actix_web::Error;
 use actix_web::dev::{AppConfig, Extensions};
 use actix_web::error::InternalError;
-use actix_web::http::StatusCode;
 use actix_web::rt::net::TcpStream;
 use futures_util::future::{Either, LocalBoxFuture, ready};
 use rustls::ServerConfig;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_util::sync::CancellationToken;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::plumbing::config::Config;
 use crate::plumbing::connections;
@@ -238,7 +229,29 @@ impl Http {
         <S::Service as Service<Request>>::Future: 'static,
         B: MessageBody + 'static,
     {
+        let on_connect = Arc::clone(&self.on_connect);
+        let stopping = self.stopping.clone();
         let (address, secure) = (self.address, self.secure);
+        let (keep_alive, request_timeout) = (self.keep_alive, self.request_timeout);
+        let builder = || {
+            let stopping = stopping.clone();
+            let on_connect = Arc::clone(&on_connect);
+            HttpServiceBuilder::default()
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
+                .keep_alive(keep_alive)
+                .client_request_timeout(request_timeout)
+                // A client that closes its end is gone: drop its parked
+                // long-poll (and the handler's future with it) instead of
+                // keeping it until the timeout.
+                .h1_allow_half_closed(false)
+                .local_addr(address)
+                .on_connect_ext(move |io: &T, data: &mut Extensions| {
+                    on_connect(io as &dyn Any, data)
+                })
+        };
         let app = || {
             let app =
                 apply_fn_factory(app(), http2_request).map_err(|err: Error| err.error_response());
@@ -246,121 +259,10 @@ impl Http {
                 AppConfig::__priv_test_new(secure, address.to_string(), address)
             })
         };
-        let on_connect = Arc::clone(&self.on_connect);
-        let h1 = self.builder(move |io: &T, data: &mut Extensions| on_connect(io, data));
-        let on_connect = Arc::clone(&self.on_connect);
-        let h2 = self.builder(move |io: &Watched<T>, data: &mut Extensions| {
-            data.insert(io.gone.clone());
-            on_connect(&io.io, data)
-        });
         Both {
-            h1: h1.h1(app()),
-            h2: h2.h2(app()),
+            h1: builder().h1(app()),
+            h2: builder().h2(app()),
         }
-    }
-}
-
-impl Http {
-    /// The settings `HttpServer::listen` gives a connection of type `U`,
-    /// with `hook` giving it its rules.
-    fn builder<U, S>(
-        &self,
-        hook: impl Fn(&U, &mut Extensions) + 'static,
-    ) -> HttpServiceBuilder<U, S>
-    where
-        S: ServiceFactory<Request, Config = ()>,
-        S::Error: Into<Response<actix_http::body::BoxBody>> + 'static,
-        S::InitError: fmt::Debug,
-        <S::Service as Service<Request>>::Future: 'static,
-    {
-        let stopping = self.stopping.clone();
-        HttpServiceBuilder::default()
-            .graceful_shutdown_signal(move || {
-                let stopping = stopping.clone();
-                async move { stopping.notified().await }
-            })
-            .keep_alive(self.keep_alive)
-            .client_request_timeout(self.request_timeout)
-            // A client that closes its end is gone: drop its parked
-            // long-poll (and the handler's future with it) instead of
-            // keeping it until the timeout.
-            .h1_allow_half_closed(false)
-            .local_addr(self.address)
-            .on_connect_ext(hook)
-    }
-}
-
-/// An HTTP/2 connection's socket, which says when the dispatcher lets go
-/// of it: the connection is over, and its requests' clients are gone.
-struct Watched<T> {
-    io: T,
-    gone: ConnectionGone,
-}
-
-/// Fires when its HTTP/2 connection ends; in each of its requests'
-/// connection data (`req.conn_data::<ConnectionGone>()`).
-#[derive(Clone, Default)]
-pub struct ConnectionGone(CancellationToken);
-
-impl ConnectionGone {
-    /// Resolves once the connection is over.
-    pub async fn gone(&self) {
-        self.0.cancelled().await;
-    }
-}
-
-impl<T> Watched<T> {
-    fn new(io: T) -> Self {
-        Watched {
-            io,
-            gone: ConnectionGone::default(),
-        }
-    }
-}
-
-impl<T> Drop for Watched<T> {
-    fn drop(&mut self) {
-        self.gone.0.cancel();
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -381,17 +283,12 @@ impl<T, H1, H2> ServiceFactory<(T, Protocol, Option<SocketAddr>)> for Both<H1, H
 where
     T: 'static,
     H1: ServiceFactory<(T, Option<SocketAddr>), Config = (), Response = (), Error = DispatchError>,
-    H2: ServiceFactory<
-            (Watched<T>, Option<SocketAddr>),
-            Config = (),
-            Response = (),
-            Error = DispatchError,
-        >,
+    H2: ServiceFactory<(T, Option<SocketAddr>), Config = (), Response = (), Error = DispatchError>,
     H1::Service: 'static,
     H2::Service: 'static,
     H1::Future: 'static,
     H2::Future: 'static,
-    <H2::Service as Service<(Watched<T>, Option<SocketAddr>)>>::Future: 'static,
+    <H2::Service as Service<(T, Option<SocketAddr>)>>::Future: 'static,
 {
     type Response = ();
     type Error = DispatchError;
@@ -422,7 +319,7 @@ struct BothService<H1, H2> {
 impl<T, H1, H2> Service<(T, Protocol, Option<SocketAddr>)> for BothService<H1, H2>
 where
     H1: Service<(T, Option<SocketAddr>), Response = (), Error = DispatchError>,
-    H2: Service<(Watched<T>, Option<SocketAddr>), Response = (), Error = DispatchError>,
+    H2: Service<(T, Option<SocketAddr>), Response = (), Error = DispatchError>,
     H2::Future: 'static,
 {
     type Response = ();
@@ -444,7 +341,7 @@ where
 
     fn call(&self, (io, protocol, peer): (T, Protocol, Option<SocketAddr>)) -> Self::Future {
         match protocol {
-            Protocol::Http2 => Either::Right(Box::pin(self.h2.call((Watched::new(io), peer)))),
+            Protocol::Http2 => Either::Right(Box::pin(self.h2.call((io, peer)))),
             _ => Either::Left(self.h1.call((io, peer))),
         }
     }
@@ -463,9 +360,6 @@ where
 ///   by the HTTP/1 dispatcher before it reads a request
 ///   (plumbing/connections.rs); the HTTP/2 dispatcher knows no such rule, so
 ///   each request of a refused HTTP/2 connection gets the same 503 here.
-/// - A request's future runs apart from its connection (see the module's
-///   doc): it is dropped here when the connection ends, as the HTTP/1
-///   dispatcher drops a closed connection's.
 fn http2_request<S>(
     mut req: Request,
     app: &S,
@@ -473,7 +367,6 @@ fn http2_request<S>(
 where
     S: Service<Request, Error = Error>,
     S::Response: 'static,
-    S::Future: 'static,
 {
     if req.version() != Version::HTTP_2 {
         return Either::Right(app.call(req));
@@ -493,21 +386,5 @@ where
             req.headers_mut().insert(HOST, host);
         }
     }
-    let Some(gone) = req.conn_data::<ConnectionGone>().cloned() else {
-        return Either::Right(app.call(req));
-    };
-    let answer = app.call(req);
-    Either::Left(Box::pin(async move {
-        tokio::select! {
-            biased; // an answer ready wins over a connection closing
-            answer = answer => answer,
-            () = gone.gone() => {
-                // Nobody left to send it to; the handler's future (a
-                // parked long-poll's subscription, its open count) is
-                // dropped with `answer`.
-                let error = InternalError::new("the connection closed", StatusCode::BAD_REQUEST);
-                Err(error.into())
-            }
-        }
-    }))
+    Either::Right(app.call(req))
 }

@@ -16,9 +16,9 @@
 //! A client that gives up mid-wait closes its connection; actix-web then
 //! drops this handler's future, and the subscription with it, so no waiter
 //! is left behind. Over HTTP/2 the same holds when the client closes the
-//! connection (plumbing/protocols.rs sees it go), and when a browser aborts
-//! one fetch, resetting only its stream (the vendored actix-http's HTTP/2
-//! dispatcher drops that request's future).
+//! connection, and when a browser aborts one fetch, resetting only its
+//! stream: the vendored actix-http's HTTP/2 dispatcher drops that
+//! request's future in both cases.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 

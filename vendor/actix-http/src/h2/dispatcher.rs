@@ -134,9 +134,10 @@ where
                     // multiplex request handling with spawn task
                     tokio::task::spawn_local(async move {
                         // pushlab: a stream the client resets (RST_STREAM: a
-                        // browser aborting a fetch) ends its request at once,
-                        // as a closed HTTP/1.1 connection does; a parked
-                        // request (a long-poll) waited for its answer.
+                        // browser aborting a fetch), or whose connection
+                        // closes, ends its request at once, as a closed
+                        // HTTP/1.1 connection does; a parked request (a
+                        // long-poll) waited for its answer.
                         let mut tx = tx;
                         let Some(res) = until_reset(fut, &mut tx).await else {
                             return;
@@ -214,7 +215,7 @@ enum DispatchError {
 }
 
 /// pushlab: the service's answer, or `None` once the client resets the
-/// stream (or the connection fails) before it is ready.
+/// stream, or its connection closes or fails, before it is ready.
 async fn until_reset<F: Future>(fut: F, tx: &mut SendResponse<Bytes>) -> Option<F::Output> {
     let mut fut = std::pin::pin!(fut);
     std::future::poll_fn(|cx| {
