@@ -9,7 +9,7 @@
 //! ten thousand idle WebSockets paid 19 MB for it.
 //!
 //! This queue is a `VecDeque` behind a mutex: it holds what it holds, and
-//! an idle connection's costs about a hundred bytes. Its rules are the
+//! an idle connection's queue costs about a hundred bytes. Its rules are the
 //! channel's:
 //! - at most `capacity` messages wait; a sender finding the queue full
 //!   waits until the body takes one (that wait is how a server notices a
