@@ -1,6 +1,7 @@
 //! The `pushlab` command: parse the command line, bind, serve until Ctrl-C
 //! or SIGTERM.
 
+use std::io::IsTerminal;
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 
@@ -62,6 +63,8 @@ static MALLOC_CONF: &[u8; 23] = b"background_thread:true\0";
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // Colours on a terminal only: a log redirected to a file stays plain text.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let cli = Cli::parse();
     let outcome = match cli.command {

@@ -45,7 +45,16 @@ pub fn test_config() -> Config {
 }
 
 pub fn spawn_app(config: Config) -> TestApp {
-    let server = Server::start(config);
+    app_of(Server::start(config))
+}
+
+/// `pushlab serve` as a process of its own, started with `args`: for a test
+/// that measures the server's own memory or CPU.
+pub fn spawn_app_process(args: &[&str]) -> TestApp {
+    app_of(Server::start_process(args))
+}
+
+fn app_of(server: Server) -> TestApp {
     TestApp {
         addr: server.addr,
         http: reqwest::Client::new(),

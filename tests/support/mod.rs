@@ -1,5 +1,5 @@
 //! What every integration test shares: start pushlab on 127.0.0.1:0 in its
-//! own thread ([`Server`]), start a real `redis-server` ([`redis_server`]),
+//! own thread, or as a process of its own ([`Server`]), start a real `redis-server` ([`redis_server`]),
 //! run a browser test script ([`browser`]) and wait for any child process
 //! (a browser, a protocol suite) with a bound.
 //!
@@ -38,11 +38,13 @@ pub fn wait_bounded(mut child: Child, limit: Duration) -> Option<i32> {
     }
 }
 
-/// pushlab on 127.0.0.1:0, in its own thread, until stopped (or dropped).
+/// pushlab on 127.0.0.1:0, in its own thread or its own process, until
+/// stopped (or dropped).
 pub struct Server {
     pub addr: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<std::io::Result<()>>>,
+    process: Option<Child>,
 }
 
 impl Server {
@@ -61,7 +63,39 @@ impl Server {
             addr,
             stop: Some(stop),
             thread: Some(thread),
+            process: None,
         }
+    }
+
+    /// `pushlab serve` as a process of its own, with `args` after its
+    /// address. For what a test measures of the server alone: its memory
+    /// and CPU, which in the test binary's process are every test's.
+    pub fn start_process(args: &[&str]) -> Server {
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port");
+        let process = std::process::Command::new(env!("CARGO_BIN_EXE_pushlab"))
+            .args(["serve", "--addr", &addr.to_string()])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start pushlab");
+        let server = Server {
+            addr,
+            stop: None,
+            thread: None,
+            process: Some(process),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "pushlab did not listen on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
     }
 
     /// Stops the server gracefully and waits for it: what `pushlab::run`
@@ -69,6 +103,10 @@ impl Server {
     pub fn shut_down(&mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(()); // the server may have stopped on its own
+        }
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill(); // it may have exited on its own
+            process.wait()?;
         }
         match self.thread.take() {
             Some(thread) => thread.join().expect("the server thread panicked"),
