@@ -109,6 +109,27 @@ async fn clients_that_stop_reading_are_dropped_or_gapped_without_slowing_the_oth
     drop(slow_ws); // kept open, unread, until here
 }
 
+/// The stall check runs at every heartbeat tick and must only ever catch a
+/// client that stopped reading: one that reads, through quiet ticks and
+/// busy ones, on a server that checks every 50 ms, stays connected, gets
+/// every message and is never counted slow.
+#[tokio::test]
+async fn a_websocket_that_reads_is_never_taken_for_a_slow_one() {
+    let app = spawn_app(pushlab::Config {
+        slow_consumer_timeout: Duration::from_millis(50),
+        ..test_config()
+    });
+    let mut socket = ws_connect(&app, "/ws").await;
+    assert_eq!(ws_next_json(&mut socket).await["type"], "hello");
+    for round in 0..6 {
+        // Quiet ticks go by: the hub has nothing for the client.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let id = app.publish("author", &format!("round {round}")).await;
+        assert_eq!(ws_next_message(&mut socket).await["id"], id);
+    }
+    assert_eq!(app.technique_stat("ws", "slow_consumers").await, 0);
+}
+
 /// Opens a connection with a small receive buffer, sends `request`, reads
 /// the response head and then never reads again.
 async fn stalled(app: &TestApp, request: &str) -> TcpStream {

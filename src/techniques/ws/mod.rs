@@ -20,12 +20,23 @@
 //! - `close.rs` — the close code that says why a connection ended;
 //! - `echo.rs` — `/ws/echo`, the same loop sending each message back.
 //!
+//! The hub's messages take the shortest way out: the connection pulls them
+//! itself. Its response body, which actix polls whenever the socket can
+//! take more, is fed by the subscription (actix-ws's `Session::feed`), so a
+//! published message wakes each connection once and is encoded straight
+//! into its write buffer. The session loop only hears from the client and
+//! keeps the connection alive.
+//!
 //! What one client that stops reading can hold on `/ws`: the frames are
 //! small (a message frame is at most 3.4 KB: 500 characters of text, each
 //! at most 6 bytes once escaped, and a 32-character author; an error frame
-//! never quotes more than 300 characters), so actix-ws's 32 queued frames,
-//! as many again encoded for the connection, and its 32 KiB write buffer
-//! come to under 256 KiB — for at most `--slow-consumer-timeout`.
+//! never quotes more than 300 characters). The hub's messages are pulled
+//! only when the socket can take them, so they wait in the hub's shared
+//! ring, not per client; what the session queues itself is at most 32
+//! frames. With the 32 KiB chunk the body encodes and the connection's
+//! write buffer, that is under 256 KiB — for at most twice
+//! `--slow-consumer-timeout`: a client whose messages have waited a whole
+//! heartbeat tick without being taken is dropped.
 //!
 //! Publishing as `teacher` or `generator` takes the teacher key, given at
 //! the handshake (`/ws?key=…`, or `Authorization: Bearer` from a client
@@ -39,11 +50,14 @@ mod session;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::CloseCode;
 use bytestring::ByteString;
+use futures_util::{Stream, StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
 pub use deflate::DeflatePolicy;
@@ -90,25 +104,89 @@ pub async fn handle(
         return Ok(refuse(&refusal));
     }
 
-    let (response, session, frames, extensions) =
+    let (response, mut session, frames, extensions) =
         upgrade(&req, body, &state.config, Some(SUBPROTOCOL))?;
     let frames = frames
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
         .max_continuation_size(MAX_MESSAGE_BYTES);
 
-    // Register for wake-ups and take the backlog, then hand the socket to
-    // its own task and answer 101 at once.
-    let subscriber = Subscriber {
+    // Register for wake-ups and take the backlog, give the connection its
+    // feed, then hand the socket to its own task and answer 101 at once.
+    let taken = Arc::new(AtomicU64::new(0));
+    let feed = Feed {
         subscription: state.hub.subscribe(cursor).await,
-        extensions: Some(Box::new(extensions)),
         tally: Tally::of(&req, &state.stats, Technique::ws),
+        taken: Arc::clone(&taken),
+    };
+    if session.feed(feed.frames(&extensions)).is_err() {
+        return Ok(response); // the connection is gone already
+    }
+    let subscriber = Publisher {
         peer: req.peer_addr().map(|peer| peer.ip()),
         teacher: state.teacher.allows(&req),
+        taken,
+        waiting: 0,
     };
     let connection = Connection::new(session, frames, state.into_inner(), None);
     actix_web::rt::spawn(connection.run(subscriber));
     Ok(response)
+}
+
+/// The hub's messages on their way to one connection, pulled by it: a
+/// hello, then per batch a gap frame if something was missed and one text
+/// frame per message.
+struct Feed {
+    subscription: Subscription,
+    /// Where deliveries are counted: the class's figures and the tab's.
+    tally: Tally,
+    /// The cursor after the last batch the connection took, for the
+    /// session's stall check ([`Publisher::stalled`]).
+    taken: Arc<AtomicU64>,
+}
+
+impl Feed {
+    /// The frames, as the stream actix-ws pulls: the hello first (where
+    /// the stream starts, and what the handshake settled), then a batch at
+    /// a time as the hub has them.
+    fn frames(self, extensions: &Extensions) -> impl Stream<Item = actix_ws::Message> + use<> {
+        let hello = ServerFrame::Hello {
+            epoch: self.subscription.epoch(),
+            next: self.subscription.next(),
+            offered: extensions.offered.as_deref(),
+            accepted: extensions.accepted.as_deref(),
+        };
+        self.taken.store(self.subscription.next(), Relaxed);
+        let hello = actix_ws::Message::Text(hello.text().into());
+        let batches = stream::unfold(self, |mut feed| async move {
+            let batch = feed.subscription.recv().await;
+            let frames = feed.hand_over(&batch);
+            Some((stream::iter(frames), feed))
+        });
+        stream::iter([hello]).chain(batches.flatten())
+    }
+
+    /// One batch's frames: a gap frame if something was missed, then the
+    /// message frames, each encoded once for every connection (the hub
+    /// keeps it with the message).
+    fn hand_over(&mut self, batch: &Batch) -> Vec<actix_ws::Message> {
+        let mut frames = Vec::with_capacity(batch.messages.len() + 1);
+        if batch.missed > 0 || batch.reset {
+            let gap = ServerFrame::Gap {
+                missed: batch.missed,
+                reset: batch.reset,
+                epoch: self.subscription.epoch(),
+            };
+            frames.push(actix_ws::Message::Text(gap.text().into()));
+        }
+        for message in &batch.messages {
+            let frame = message.ws_frame.get_or_init(|| message_frame(message));
+            frames.push(actix_ws::Message::Text(frame.clone()));
+        }
+        self.tally.handed_over(batch);
+        self.taken.store(self.subscription.next(), Relaxed);
+        frames
+    }
 }
 
 /// A server → client frame on /ws other than a message; `type` comes first.
@@ -157,56 +235,28 @@ enum ClientFrame {
     Publish(NewMessage),
 }
 
-/// `/ws`'s side of a connection: the hub's messages out, publishes in.
-struct Subscriber {
-    subscription: Subscription,
-    /// What the handshake offered and settled on, for the hello frame;
-    /// let go once it is sent.
-    extensions: Option<Box<Extensions>>,
-    /// Where deliveries are counted: the class's figures and the tab's.
-    tally: Tally,
+/// `/ws`'s side of the session loop: the client's publishes in, and
+/// watching that its connection keeps taking the feed.
+struct Publisher {
     /// The client's address: its publishes count against its publish rate.
     peer: Option<IpAddr>,
     /// The handshake carried the teacher key (or the controls are open):
     /// this client may publish as `teacher` or `generator`.
     teacher: bool,
+    /// The cursor after the last batch the connection took (see [`Feed`]).
+    taken: Arc<AtomicU64>,
+    /// The hub's newest id at the last heartbeat tick.
+    waiting: u64,
 }
 
-impl Endpoint for Subscriber {
-    /// Where the stream starts: the run and the cursor.
-    fn greeting(&mut self) -> Option<String> {
-        let extensions = self.extensions.take().unwrap_or_default();
-        let hello = ServerFrame::Hello {
-            epoch: self.subscription.epoch(),
-            next: self.subscription.next(),
-            offered: extensions.offered.as_deref(),
-            accepted: extensions.accepted.as_deref(),
-        };
-        Some(hello.text())
-    }
-
-    async fn next_batch(&mut self) -> Batch {
-        self.subscription.recv().await
-    }
-
-    /// Pushes one batch: a gap frame if something was missed, then one text
-    /// frame per message. actix-ws queues them, and they leave together in
-    /// as few writes as the socket allows.
-    async fn hand_over(&mut self, connection: &mut Connection, batch: &Batch) -> Step {
-        if batch.missed > 0 || batch.reset {
-            let gap = ServerFrame::Gap {
-                missed: batch.missed,
-                reset: batch.reset,
-                epoch: self.subscription.epoch(),
-            };
-            connection.text(gap.text()).await?;
-        }
-        for message in &batch.messages {
-            let frame = message.ws_frame.get_or_init(|| message_frame(message));
-            connection.text(frame.clone()).await?;
-        }
-        self.tally.handed_over(batch);
-        Ok(())
+impl Endpoint for Publisher {
+    /// Stalled when a message the hub had at the last tick has still not
+    /// been taken: the connection stopped pulling because its socket is
+    /// full, for at least a tick.
+    fn stalled(&mut self, state: &AppState) -> bool {
+        let stalled = self.taken.load(Relaxed) < self.waiting;
+        self.waiting = state.hub.last_id();
+        stalled
     }
 
     /// A text frame: publish it, and say how that went. A bad frame, or one
@@ -232,7 +282,7 @@ impl Endpoint for Subscriber {
     }
 }
 
-impl Subscriber {
+impl Publisher {
     async fn publish(&self, state: &Arc<AppState>, text: &str) -> Result<u64, ApiError> {
         let ClientFrame::Publish(message) = serde_json::from_str(text).map_err(|e| {
             ApiError::bad_request(

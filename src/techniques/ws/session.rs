@@ -8,20 +8,23 @@
 //!   NAT never closes its end;
 //! - close with the code that says why when a frame cannot be accepted
 //!   (`close.rs`), and with 1001 when the server shuts down;
-//! - give up on a peer that stopped reading. actix-ws queues at most 32
-//!   frames per session; once the socket and that queue are full, handing
-//!   over the next frame waits until the peer reads. Without a bound that
-//!   wait would freeze the session (heartbeat included) for as long as the
-//!   peer keeps the socket open. So every step of the loop gets
-//!   `--slow-consumer-timeout` (10 s): a step that cannot hand its frames
-//!   over in that time ends the session, frees its queue, and counts a
-//!   `slow_consumers`. Every other client's messages go out meanwhile: each
-//!   session waits on its own task.
+//! - give up on a peer that stopped reading, after
+//!   `--slow-consumer-timeout` (10 s), counted in `slow_consumers`. Two
+//!   ways to notice it: actix-ws queues at most 32 frames of the session's
+//!   own (pongs, replies); once the socket and that queue are full, queuing
+//!   the next waits until the peer reads, and without a bound that wait
+//!   would freeze the session (heartbeat included) for as long as the peer
+//!   keeps the socket open. So every step of the loop is bounded by the
+//!   timeout. And `/ws`'s messages do not pass through the loop at all
+//!   (its connection pulls them, see `mod.rs`), so the heartbeat asks the
+//!   endpoint whether they have stalled ([`Endpoint::stalled`]). Either way
+//!   the session ends and frees what it held; every other client's
+//!   messages go out meanwhile.
 //!
-//! What differs between the endpoints — what to push, what to do with a
-//! text or binary message — is an [`Endpoint`]: `/ws` pushes the hub's
-//! messages and publishes the client's (`mod.rs`), `/ws/echo` sends each
-//! message back (`echo.rs`).
+//! What differs between the endpoints — what to do with a text or binary
+//! message, and whether pushed messages stalled — is an [`Endpoint`]:
+//! `/ws` publishes the client's messages (`mod.rs`), `/ws/echo` sends each
+//! one back (`echo.rs`).
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -33,27 +36,18 @@ use bytestring::ByteString;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::close::{self, Ending};
-use crate::hub::Batch;
 use crate::plumbing::limits::outbox::Outbox;
 use crate::plumbing::state::AppState;
 use crate::technique::Technique;
 
 /// What an endpoint does with its connection besides keeping it alive.
 pub trait Endpoint {
-    /// The first frame the client gets, if any.
-    fn greeting(&mut self) -> Option<String> {
-        None
-    }
-
-    /// The next batch of the hub's messages for this client. An endpoint
-    /// that pushes nothing waits forever.
-    async fn next_batch(&mut self) -> Batch {
-        std::future::pending().await
-    }
-
-    /// Hands a batch over to the client.
-    async fn hand_over(&mut self, _connection: &mut Connection, _batch: &Batch) -> Step {
-        Ok(())
+    /// Asked at every heartbeat tick, at least once per
+    /// `--slow-consumer-timeout`: have messages pushed to the client waited
+    /// since the last tick without the connection taking them? Then the
+    /// client stopped reading. An endpoint that pushes nothing never stalls.
+    fn stalled(&mut self, _state: &AppState) -> bool {
+        false
     }
 
     /// The client sent a text message.
@@ -73,6 +67,8 @@ pub struct Connection {
     pub state: Arc<AppState>,
     /// When we last heard anything from the peer (a pong counts).
     last_heard: Instant,
+    /// When we last pinged the peer.
+    last_ping: Instant,
     /// `/ws/echo` only: the outgoing queue, bounded in bytes.
     outbox: Option<Rc<Outbox>>,
 }
@@ -89,21 +85,17 @@ impl Connection {
             frames,
             state,
             last_heard: Instant::now(),
+            last_ping: Instant::now(),
             outbox,
         }
     }
 
     /// The session loop: one `select!` over the server shutting down, the
-    /// hub's messages, the client's frames and the heartbeat.
+    /// client's frames and the heartbeat.
     pub async fn run(mut self, mut endpoint: impl Endpoint) {
-        let ping_every = self.state.config.ws_ping_interval;
-        let mut heartbeat = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+        let tick = heartbeat_tick(&self.state);
+        let mut heartbeat = tokio::time::interval_at(Instant::now() + tick, tick);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        if let Some(greeting) = endpoint.greeting()
-            && self.session.text(greeting).await.is_err()
-        {
-            return;
-        }
         // Every step is bounded by the slow-consumer timeout (see `bounded`).
         let state = Arc::clone(&self.state);
         // One wait for the shutdown for the whole session, not one per step.
@@ -118,9 +110,8 @@ impl Connection {
             let step = tokio::select! {
                 biased;
                 () = &mut shutdown => Err(Some(close::going_away())),
-                batch = endpoint.next_batch() => bounded(&state, endpoint.hand_over(&mut self, &batch)).await,
                 frame = self.frames.recv() => bounded(&state, Box::pin(self.on_frame(frame, &mut endpoint))).await,
-                _ = heartbeat.tick() => bounded(&state, self.heartbeat()).await,
+                _ = heartbeat.tick() => bounded(&state, self.heartbeat(&mut endpoint)).await,
             };
             if let Err(ending) = step {
                 break ending;
@@ -196,15 +187,38 @@ impl Connection {
         Err(None)
     }
 
-    /// Pings the peer, or gives up on it when it has been silent too long.
-    async fn heartbeat(&mut self) -> Step {
+    /// A ping is due at the first tick at least `--ws-ping-interval` after
+    /// the last one. Ticks come a little late or early, so half a tick
+    /// early counts: with both at 10 s, every tick pings.
+    fn ping_due(&self) -> bool {
+        let half_tick = heartbeat_tick(&self.state) / 2;
+        self.last_ping.elapsed() + half_tick >= self.state.config.ws_ping_interval
+    }
+
+    /// Gives up on a peer that stopped reading or has been silent too
+    /// long; pings it when a ping is due.
+    async fn heartbeat(&mut self, endpoint: &mut impl Endpoint) -> Step {
+        if endpoint.stalled(&self.state) {
+            return Err(slow_consumer(&self.state));
+        }
         let idle: Duration = self.last_heard.elapsed();
         if idle > self.state.config.ws_idle_timeout {
             return Err(Some(close::close(CloseCode::Policy, "no answer to pings")));
         }
+        if !self.ping_due() {
+            return Ok(());
+        }
+        self.last_ping = Instant::now();
         self.make_room(0)?;
         self.session.ping(b"").await.map_err(|_| None)
     }
+}
+
+/// One timer for pings and for noticing a stalled client: it ticks at the
+/// shorter of `--ws-ping-interval` and `--slow-consumer-timeout`.
+fn heartbeat_tick(state: &AppState) -> Duration {
+    let config = &state.config;
+    config.ws_ping_interval.min(config.slow_consumer_timeout)
 }
 
 // docs:start ws-slow
@@ -217,10 +231,14 @@ impl Connection {
 async fn bounded(state: &AppState, step: impl Future<Output = Step>) -> Step {
     match tokio::time::timeout(state.config.slow_consumer_timeout, step).await {
         Ok(result) => result,
-        Err(_elapsed) => {
-            state.stats.technique(Technique::ws).slow_consumers.inc();
-            Err(None)
-        }
+        Err(_elapsed) => Err(slow_consumer(state)),
     }
 }
 // docs:end ws-slow
+
+/// Counts a client that stopped reading, and ends its session without a
+/// close frame: there may be no room to queue one.
+fn slow_consumer(state: &AppState) -> Ending {
+    state.stats.technique(Technique::ws).slow_consumers.inc();
+    None
+}

@@ -20,17 +20,33 @@
 //!
 //! A burst of messages wakes the body once: a sender wakes it only if it
 //! is waiting, and it then takes everything queued in one poll.
+//!
+//! A session may also give the body a [`Feed`]: a stream of messages the
+//! body pulls itself, on the connection's own task, whenever the queue is
+//! empty and the socket can take more. A server that pushes one source to
+//! many connections (a broadcast) then wakes each connection once per
+//! message, not a task of its own and then the connection; the queue keeps
+//! what the session sends itself (pongs, replies, the close), and those go
+//! first. The feed goes with the queue: when the body closes it, or the last
+//! sender is gone, the feed is dropped at once, even if the body is never
+//! polled again (a client that stopped reading).
 
 use std::{
     collections::VecDeque,
     future::poll_fn,
+    pin::Pin,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     task::{Context, Poll, Waker},
 };
 
 use actix_http::ws::Message;
+use futures_core::Stream;
 
 use crate::Closed;
+
+/// Messages the body pulls itself when the queue is empty (see the module
+/// docs): a session's broadcast, say.
+pub type Feed = Pin<Box<dyn Stream<Item = Message> + Send>>;
 
 /// A queue for `capacity` messages: the sending half and the receiving half.
 pub(crate) fn channel(capacity: usize) -> (Sender, Receiver) {
@@ -42,6 +58,7 @@ pub(crate) fn channel(capacity: usize) -> (Sender, Receiver) {
             closed: false,
             receiver: None,
             waiting_senders: Vec::new(),
+            feed: None,
         }),
     });
     (
@@ -75,6 +92,9 @@ struct State {
     receiver: Option<Waker>,
     /// Senders waiting for room.
     waiting_senders: Vec<Waker>,
+    /// What the body pulls when the queue is empty; out of here while the
+    /// body polls it.
+    feed: Option<Feed>,
 }
 
 impl State {
@@ -128,6 +148,23 @@ impl Sender {
         poll_fn(|cx| self.poll_ready(cx)).await?;
         self.push(message)
     }
+
+    /// Gives the body `feed` to pull from (replacing any before it), and
+    /// wakes the body if it waits.
+    pub(crate) fn set_feed(&self, feed: Feed) -> Result<(), Closed> {
+        let mut state = self.shared.lock();
+        if state.closed {
+            return Err(Closed); // `feed` is dropped once the lock is let go
+        }
+        let replaced = state.feed.replace(feed);
+        let receiver = state.receiver.take();
+        drop(state);
+        drop(replaced);
+        if let Some(receiver) = receiver {
+            receiver.wake();
+        }
+        Ok(())
+    }
 }
 
 impl Clone for Sender {
@@ -143,12 +180,14 @@ impl Drop for Sender {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.senders -= 1;
-        let receiver = if state.senders == 0 {
-            state.receiver.take()
+        let (receiver, feed) = if state.senders == 0 {
+            (state.receiver.take(), state.feed.take())
         } else {
-            None
+            (None, None)
         };
         drop(state);
+        // Dropped outside the lock: a feed may hold locks of its own.
+        drop(feed);
         if let Some(receiver) = receiver {
             receiver.wake();
         }
@@ -185,6 +224,29 @@ impl Receiver {
         Poll::Pending
     }
 
+    /// Takes the feed out to poll it, if there is one and the queue is
+    /// still open; give it back with [`Receiver::return_feed`].
+    pub(crate) fn take_feed(&mut self) -> Option<Feed> {
+        let mut state = self.shared.lock();
+        if state.closed || state.senders == 0 {
+            return None;
+        }
+        state.feed.take()
+    }
+
+    /// Puts back the feed [`Receiver::take_feed`] took, unless the queue
+    /// was closed, every sender left or another feed was set meanwhile:
+    /// then it is dropped.
+    pub(crate) fn return_feed(&mut self, feed: Feed) {
+        let mut state = self.shared.lock();
+        if state.closed || state.senders == 0 || state.feed.is_some() {
+            drop(state);
+            drop(feed);
+            return;
+        }
+        state.feed = Some(feed);
+    }
+
     /// Waits for the next message (see [`Receiver::poll_recv`]).
     #[cfg(test)]
     pub(crate) async fn recv(&mut self) -> Option<Message> {
@@ -197,9 +259,11 @@ impl Receiver {
         let mut state = self.shared.lock();
         state.closed = true;
         let dropped = std::mem::take(&mut state.messages);
+        let feed = state.feed.take();
         let senders = state.wake_senders();
         drop(state);
         drop(dropped);
+        drop(feed);
         senders.into_iter().for_each(Waker::wake);
     }
 }

@@ -85,6 +85,21 @@ impl Session {
         self.send_message(Message::Text(msg.into())).await
     }
 
+    /// pushlab: gives the connection a stream of messages to pull itself,
+    /// after whatever the session queues (see `queue.rs`): each one is
+    /// encoded and written when the socket can take it, on the connection's
+    /// own task. The feed is dropped when the session and its clones are.
+    pub fn feed(
+        &mut self,
+        messages: impl futures_core::Stream<Item = Message> + Send + 'static,
+    ) -> Result<(), Closed> {
+        self.pre_check();
+        match &self.inner {
+            Some(inner) => inner.set_feed(Box::pin(messages)),
+            None => Err(Closed),
+        }
+    }
+
     /// Sends raw bytes into the WebSocket.
     ///
     /// ```no_run

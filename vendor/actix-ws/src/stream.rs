@@ -148,6 +148,87 @@ impl MessageStream {
     }
 }
 
+/// pushlab: how much the body encodes from its feed in one poll before it
+/// hands the chunk over: the connection's write buffer holds about this
+/// much, and the rest waits for the next poll.
+const MAX_FEED_CHUNK: usize = 32 * 1024;
+
+impl StreamingBody {
+    /// Encodes `msg` into the buffer, keeping control frames within RFC
+    /// 6455's limits; a close frame ends the body once it is written.
+    fn encode(&mut self, mut msg: Message) -> Result<(), Error> {
+        let is_close = matches!(msg, Message::Close(_));
+
+        // Avoid emitting invalid control frames. Some clients (e.g., Chromium-based browsers)
+        // are strict about RFC 6455 requirements and will treat oversized control frames as
+        // malformed.
+        match &mut msg {
+            Message::Close(Some(reason)) => {
+                if let Some(desc) = reason.description.as_mut() {
+                    if desc.len() > MAX_CLOSE_REASON_BYTES {
+                        let mut end = MAX_CLOSE_REASON_BYTES;
+                        while end > 0 && !desc.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        desc.truncate(end);
+                    }
+                }
+            }
+            Message::Ping(bytes) | Message::Pong(bytes) => {
+                if bytes.len() > MAX_CONTROL_PAYLOAD_BYTES {
+                    *bytes = bytes.slice(..MAX_CONTROL_PAYLOAD_BYTES);
+                }
+            }
+            _ => {}
+        }
+
+        self.codec.encode(msg, &mut self.buf)?;
+
+        if is_close {
+            // A WebSocket Close frame is terminal. End the response body after flushing this
+            // frame, even if there are still `Session` clones holding the sender.
+            self.closing = true;
+            self.session_rx.close();
+        }
+        Ok(())
+    }
+
+    /// pushlab: every message queued is encoded in this one poll, taken
+    /// from the session's queue as it goes (no second queue here).
+    fn encode_queued(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
+        while !self.closing {
+            match self.session_rx.poll_recv(cx) {
+                Poll::Ready(Some(msg)) => self.encode(msg)?,
+                Poll::Ready(None) => self.closing = true,
+                Poll::Pending => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// pushlab: then what the session's feed has ready, up to
+    /// [`MAX_FEED_CHUNK`]. The feed registers this connection's task to be
+    /// woken when it has more.
+    fn encode_fed(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
+        if self.closing {
+            return Ok(());
+        }
+        let Some(mut feed) = self.session_rx.take_feed() else {
+            return Ok(());
+        };
+        while !self.closing && self.buf.len() < MAX_FEED_CHUNK {
+            match feed.as_mut().poll_next(cx) {
+                Poll::Ready(Some(msg)) => self.encode(msg)?,
+                // A feed that ends has nothing more to give: the session goes on.
+                Poll::Ready(None) => return Ok(()),
+                Poll::Pending => break,
+            }
+        }
+        self.session_rx.return_feed(feed);
+        Ok(())
+    }
+}
+
 impl Stream for StreamingBody {
     type Item = Result<Bytes, Error>;
 
@@ -159,53 +240,9 @@ impl Stream for StreamingBody {
             return Poll::Ready(None);
         }
 
-        // pushlab: every message queued is encoded in this one poll, taken
-        // from the session's queue as it goes (no second queue here).
-        while !this.closing {
-            let mut msg = match this.session_rx.poll_recv(cx) {
-                Poll::Ready(Some(msg)) => msg,
-                Poll::Ready(None) => {
-                    this.closing = true;
-                    break;
-                }
-                Poll::Pending => break,
-            };
-            let is_close = matches!(msg, Message::Close(_));
-
-            // Avoid emitting invalid control frames. Some clients (e.g., Chromium-based browsers)
-            // are strict about RFC 6455 requirements and will treat oversized control frames as
-            // malformed.
-            match &mut msg {
-                Message::Close(Some(reason)) => {
-                    if let Some(desc) = reason.description.as_mut() {
-                        if desc.len() > MAX_CLOSE_REASON_BYTES {
-                            let mut end = MAX_CLOSE_REASON_BYTES;
-                            while end > 0 && !desc.is_char_boundary(end) {
-                                end -= 1;
-                            }
-                            desc.truncate(end);
-                        }
-                    }
-                }
-                Message::Ping(bytes) | Message::Pong(bytes) => {
-                    if bytes.len() > MAX_CONTROL_PAYLOAD_BYTES {
-                        *bytes = bytes.slice(..MAX_CONTROL_PAYLOAD_BYTES);
-                    }
-                }
-                _ => {}
-            }
-
-            if let Err(err) = this.codec.encode(msg, &mut this.buf) {
-                return Poll::Ready(Some(Err(err.into())));
-            }
-
-            if is_close {
-                // A WebSocket Close frame is terminal. End the response body after flushing this
-                // frame, even if there are still `Session` clones holding the sender.
-                this.closing = true;
-                this.session_rx.close();
-                break;
-            }
+        // What the session sent itself goes first, then the feed.
+        if let Err(err) = this.encode_queued(cx).and_then(|()| this.encode_fed(cx)) {
+            return Poll::Ready(Some(Err(err)));
         }
 
         if !this.buf.is_empty() {
