@@ -9,6 +9,7 @@
 #                                       a read-only one will do); OUT:
 #                                       results/peers by default
 #   ROUNDS=3 RATES="300 800" SERVERS="actix-bcast nchan pushlab" scripts/peers.sh …
+#   TEN_K=0 scripts/peers.sh …          without the 10,000-subscriber step
 #
 # Per round and server (a fresh server pinned to core 0, the client on core 1):
 #   fanout-1000   1,000 WebSocket subscribers, each rate for 10 s
@@ -28,6 +29,7 @@ OUT=${2:-results/peers}
 ROUNDS=${ROUNDS:-3}
 RATES=${RATES:-"300 800"}
 SERVERS=${SERVERS:-"actix-bcast nchan pushlab"}
+TEN_K=${TEN_K:-1}
 
 cargo build --release --quiet
 work=$(mktemp -d)
@@ -47,7 +49,9 @@ for round in $(seq "$ROUNDS"); do
     size=125
     [ "$server" = pushlab ] && size=64
     RES="$OUT/round-$round" SIZE=$size "$work/peers/run.sh" fanout "$server" 1000 "$RATES"
-    RES="$OUT/round-$round" SIZE=$size "$work/peers/run.sh" fanout "$server" 10000 20
+    if [ "$TEN_K" = 1 ]; then
+      RES="$OUT/round-$round" SIZE=$size "$work/peers/run.sh" fanout "$server" 10000 20
+    fi
   done
 done
 
