@@ -10,6 +10,11 @@
 #   scripts/capacity.sh                       every search (about half an hour)
 #   TECHNIQUES=ws RATES=1 MAX=2000 DURATION=5s scripts/capacity.sh   a quick look
 #   scripts/capacity.sh summary               capacity.md again, from the JSONs
+#   HTTP2=1 scripts/capacity.sh               over HTTP/2 (h2c): poll, long-poll
+#                                             and SSE, each client its own
+#                                             connection of many streams, into
+#                                             results/capacity/h2/ (WebSocket
+#                                             stays on HTTP/1.1)
 #
 # Each step of a search is a fresh server pinned to core 0; the load tool is
 # pinned to core 1, as in scripts/compare.sh. Run it on a quiet machine: a
@@ -17,8 +22,16 @@
 # "at least", the tool being the limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-results/capacity}
-TECHNIQUES=${TECHNIQUES:-poll longpoll sse ws}
+HTTP2=${HTTP2:-0}
+if [ "$HTTP2" = 1 ]; then
+  OUT=${OUT:-results/capacity/h2}
+  TECHNIQUES=${TECHNIQUES:-poll longpoll sse}
+  protocol=(--http2)
+else
+  OUT=${OUT:-results/capacity}
+  TECHNIQUES=${TECHNIQUES:-poll longpoll sse ws}
+  protocol=()
+fi
 RATES=${RATES:-1 10}
 START=${START:-500}
 # The tool needs a file per client and a hundred more; 20,000 is the usual
@@ -35,8 +48,8 @@ target_of() { # the p99 target, ms: a short poll waits up to its interval by des
 [ "${1:-}" = summary ] && TECHNIQUES=""
 for technique in $TECHNIQUES; do
   for rate in $RATES; do
-    echo "== $technique at $rate msg/s, p99 ≤ $(target_of "$technique") ms"
-    taskset -c 1 target/release/pushlab load --spawn --server-cores 0 \
+    echo "== $technique at $rate msg/s, p99 ≤ $(target_of "$technique") ms${protocol[*]:+ (HTTP/2)}"
+    taskset -c 1 target/release/pushlab load --spawn --server-cores 0 "${protocol[@]}" \
       --technique "$technique" --capacity --slo-p99 "$(target_of "$technique")" \
       --rate "$rate" --arrivals poisson --poll-interval 1s --longpoll-timeout 25s \
       --clients "$START" --capacity-max "$MAX" --duration "$DURATION" --payload 64 \
