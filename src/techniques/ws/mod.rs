@@ -23,8 +23,8 @@
 //! The hub's messages take the shortest way out: the connection pulls them
 //! itself. Its response body, which actix polls whenever the socket can
 //! take more, is fed by the subscription (actix-ws's `Session::feed`), so a
-//! published message wakes each connection once and is encoded straight
-//! into its write buffer. The session loop only hears from the client and
+//! published message wakes each connection once and is encoded into the
+//! chunk it writes next. The session loop only hears from the client and
 //! keeps the connection alive.
 //!
 //! What one client that stops reading can hold on `/ws`: the frames are
@@ -113,9 +113,10 @@ pub async fn handle(
 
     // Register for wake-ups and take the backlog, give the connection its
     // feed, then hand the socket to its own task and answer 101 at once.
-    let taken = Arc::new(AtomicU64::new(0));
+    let subscription = state.hub.subscribe(cursor).await;
+    let taken = Arc::new(AtomicU64::new(subscription.next()));
     let feed = Feed {
-        subscription: state.hub.subscribe(cursor).await,
+        subscription,
         tally: Tally::of(&req, &state.stats, Technique::ws),
         taken: Arc::clone(&taken),
     };
@@ -156,7 +157,6 @@ impl Feed {
             offered: extensions.offered.as_deref(),
             accepted: extensions.accepted.as_deref(),
         };
-        self.taken.store(self.subscription.next(), Relaxed);
         let hello = actix_ws::Message::Text(hello.text().into());
         let batches = stream::unfold(self, |mut feed| async move {
             let batch = feed.subscription.recv().await;
