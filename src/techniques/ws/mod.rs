@@ -114,7 +114,10 @@ pub async fn handle(
     // Register for wake-ups and take the backlog, give the connection its
     // feed, then hand the socket to its own task and answer 101 at once.
     let subscription = state.hub.subscribe(cursor).await;
-    let taken = Arc::new(AtomicU64::new(subscription.next()));
+    let taken = Arc::new(Taken {
+        cursor: AtomicU64::new(subscription.next()),
+        batches: AtomicU64::new(0),
+    });
     let feed = Feed {
         subscription,
         tally: Tally::of(&req, &state.stats, Technique::ws),
@@ -127,7 +130,8 @@ pub async fn handle(
         peer: req.peer_addr().map(|peer| peer.ip()),
         teacher: state.teacher.allows(&req),
         taken,
-        waiting: 0,
+        batches_at_tick: 0,
+        waiting_at_tick: false,
     };
     let connection = Connection::new(session, frames, state.into_inner(), None);
     actix_web::rt::spawn(connection.run(subscriber));
@@ -141,9 +145,18 @@ struct Feed {
     subscription: Subscription,
     /// Where deliveries are counted: the class's figures and the tab's.
     tally: Tally,
-    /// The cursor after the last batch the connection took, for the
-    /// session's stall check ([`Publisher::stalled`]).
-    taken: Arc<AtomicU64>,
+    /// What the connection took, for the session's stall check
+    /// ([`Publisher::stalled`]).
+    taken: Arc<Taken>,
+}
+
+/// How far a connection has pulled its feed.
+struct Taken {
+    /// The cursor after the last batch it took.
+    cursor: AtomicU64,
+    /// How many batches it took: this only grows, where the cursor starts
+    /// over with a new run.
+    batches: AtomicU64,
 }
 
 impl Feed {
@@ -184,7 +197,8 @@ impl Feed {
             frames.push(actix_ws::Message::Text(frame.clone()));
         }
         self.tally.handed_over(batch);
-        self.taken.store(self.subscription.next(), Relaxed);
+        self.taken.cursor.store(self.subscription.next(), Relaxed);
+        self.taken.batches.fetch_add(1, Relaxed);
         frames
     }
 }
@@ -243,19 +257,25 @@ struct Publisher {
     /// The handshake carried the teacher key (or the controls are open):
     /// this client may publish as `teacher` or `generator`.
     teacher: bool,
-    /// The cursor after the last batch the connection took (see [`Feed`]).
-    taken: Arc<AtomicU64>,
-    /// The hub's newest id at the last heartbeat tick.
-    waiting: u64,
+    /// What the connection took (see [`Feed`]).
+    taken: Arc<Taken>,
+    /// Batches taken by the last heartbeat tick.
+    batches_at_tick: u64,
+    /// Whether the hub had something the connection had not taken then
+    /// (a newer message, or a new run to start over in).
+    waiting_at_tick: bool,
 }
 
 impl Endpoint for Publisher {
-    /// Stalled when a message the hub had at the last tick has still not
-    /// been taken: the connection stopped pulling because its socket is
-    /// full, for at least a tick.
+    /// Stalled when the hub had something for the connection at the last
+    /// tick and it has taken nothing since: it stopped pulling because its
+    /// socket is full, for at least a tick. Counted in batches, not ids:
+    /// a hub restart starts the ids over.
     fn stalled(&mut self, state: &AppState) -> bool {
-        let stalled = self.taken.load(Relaxed) < self.waiting;
-        self.waiting = state.hub.last_id();
+        let batches = self.taken.batches.load(Relaxed);
+        let stalled = self.waiting_at_tick && batches == self.batches_at_tick;
+        self.batches_at_tick = batches;
+        self.waiting_at_tick = state.hub.last_id() != self.taken.cursor.load(Relaxed);
         stalled
     }
 
