@@ -7,6 +7,7 @@
 // so (waiting.js), until the streams are released.
 
 import * as queue from "./queue.js";
+import { multiplexed } from "./protocol.js";
 
 // Over HTTP/2 no request waits for a connection: stop opening here.
 const MAX_STREAMS = 8;
@@ -18,6 +19,10 @@ const LOOK_EVERY_MS = 100;
 
 export function wireFill(block) {
   if (!block) return;
+  if (multiplexed()) {
+    saysNoLimit(block);
+    return;
+  }
   const fillButton = block.querySelector('[data-action="fill"]');
   const releaseButton = block.querySelector('[data-action="release"]');
   const status = block.querySelector("[data-six-status]");
@@ -91,4 +96,14 @@ function opening(source) {
     };
     look();
   });
+}
+
+// Over HTTP/2 there are no six to fill: every request of this page is a
+// stream of one connection. The block says so instead of offering a demo
+// that would only open streams that never wait.
+function saysNoLimit(block) {
+  block.dataset.multiplexed = "";
+  for (const button of block.querySelectorAll("button")) button.hidden = true;
+  block.querySelector("[data-six-status]").textContent =
+    "none over HTTP/2: this page's requests are streams of one connection, so none waits for a connection (open it over http:// to see the limit)";
 }

@@ -19,7 +19,8 @@
 // server then logs those fields as HTTP/2 carries them, pseudo-headers
 // first (":method: GET", ":status: 200"), which no HTTP/1 head can start
 // with; such an exchange is marked here (data-http2) and says what it
-// shows: decoded fields, sizes of this text rather than of the frames.
+// shows: decoded fields, and beside each head the estimate of its frame
+// that the counters hold (wire/render.js).
 
 import { TAB_ID } from "./tab.js";
 import { requestJson } from "./http.js";
@@ -276,8 +277,9 @@ const HTTP2_NOTE =
   "HTTP/2: no head went over the socket as text. Each went as a HEADERS frame whose fields HPACK " +
   "compressed (a field sent before on the connection costs a byte or so), and the server sees them " +
   "only decoded: below are those fields, pseudo-headers first, one per line for reading, and the " +
-  "bodies went in DATA frames (9 bytes of frame header each, not shown). So the sizes on this panel " +
-  "are of this text; the lane's byte figures hold the server's estimate of the frames (≈).";
+  "bodies went in DATA frames (9 bytes of frame header each, counted but not shown). So each head's " +
+  "size is the server's estimate of its HEADERS frame (≈), as in the lane's byte figures, and the " +
+  "text below is longer than what went.";
 
 // Says so on an HTTP/2 exchange drawn by render().
 function markHttp2(target, exchange) {
@@ -292,7 +294,7 @@ function markHttp2(target, exchange) {
   note.textContent = HTTP2_NOTE;
   const summary = target.querySelector(".wire-summary");
   if (summary) {
-    summary.lastChild.textContent = " — as the server logged it, the heads as decoded text.";
+    summary.lastChild.textContent = " — what this tab's figures counted for it, heads estimated (≈); the heads below are the fields decoded.";
     summary.before(note);
   } else {
     target.prepend(note);

@@ -183,12 +183,15 @@ where
         });
         let wire = tab.as_ref().and_then(|(tab, technique)| {
             if !http2 {
-                return tab.wire.begin(*technique, req.head().raw());
+                return tab.wire.begin(*technique, req.head().raw(), head_len);
             }
             // Spelled out only for a log that keeps it (see WireLog::begin).
             let kept = tab.wire.is_open() || matches!(technique, Technique::sse | Technique::ws);
-            kept.then(|| tab.wire.begin(*technique, &h2_request_fields(&req)))
-                .flatten()
+            kept.then(|| {
+                tab.wire
+                    .begin(*technique, &h2_request_fields(&req), head_len)
+            })
+            .flatten()
         });
         let has_body = !matches!(req.parts().1, Payload::None);
         if has_body {
@@ -269,18 +272,19 @@ where
         };
         let mut response = ready!(response.poll(cx))?;
         let open = open.take().expect("polled after completion");
+        let head_len = response_head_len(&response, *version, *has_body) as u64;
         if let Some(exchange) = &open.wire {
             if *version == Version::HTTP_2 {
                 // No encoder writes a head as text: the fields it sends.
-                exchange.response_head(&h2_response_fields(&response));
+                exchange.response_head(&h2_response_fields(&response), head_len);
             } else {
                 let exchange = Arc::clone(exchange);
-                let sink = HeadSink::new(move |head| exchange.response_head(head));
+                let sink =
+                    HeadSink::new(move |head| exchange.response_head(head, head.len() as u64));
                 response.response_mut().extensions_mut().insert(sink);
             }
         }
-        let head_len = response_head_len(&response, *version, *has_body);
-        open.bytes_out(head_len as u64);
+        open.bytes_out(head_len);
         let framing = framing(&response, *version);
         Poll::Ready(Ok(response.map_body(move |_, body| CountedBody {
             body,
@@ -402,10 +406,11 @@ impl OpenGuard {
         }
     }
 
-    /// Records a body chunk as written (`None`: the body's end).
-    fn record_out(&self, chunk: Option<&Bytes>, chunked: bool) {
+    /// Records a body chunk as written (`None`: the body's end), counted
+    /// as `counted` bytes.
+    fn record_out(&self, chunk: Option<&Bytes>, chunked: bool, counted: u64) {
         if let Some(exchange) = &self.wire {
-            exchange.outbound(chunk, chunked);
+            exchange.outbound(chunk, chunked, counted);
         }
     }
 }
@@ -738,8 +743,9 @@ impl<B: MessageBody> MessageBody for CountedBody<B> {
                 } else {
                     0
                 };
-                open.bytes_out((framed_len(framing, bytes.len()) + ends) as u64);
-                open.record_out(Some(&bytes), framing == Framing::Chunked);
+                let counted = (framed_len(framing, bytes.len()) + ends) as u64;
+                open.bytes_out(counted);
+                open.record_out(Some(&bytes), framing == Framing::Chunked, counted);
                 Ok(bytes)
             }
             Err(body) => Err(CountedBody {
@@ -768,11 +774,12 @@ impl<B: MessageBody> MessageBody for CountedBody<B> {
             },
             Some(Err(_)) => 0,
         };
-        this.open.bytes_out(wire as u64);
+        let wire = wire as u64;
+        this.open.bytes_out(wire);
         let chunked = framing == Framing::Chunked;
         match &next {
-            Some(Ok(chunk)) => this.open.record_out(Some(chunk), chunked),
-            None => this.open.record_out(None, chunked),
+            Some(Ok(chunk)) => this.open.record_out(Some(chunk), chunked, wire),
+            None => this.open.record_out(None, chunked, wire),
             Some(Err(_)) => {}
         }
         Poll::Ready(next)
@@ -812,7 +819,7 @@ impl Stream for CountedPayload {
                 own.bytes_in.fetch_add(wire, Relaxed);
             }
             if let Some(exchange) = &self.wire {
-                exchange.inbound(bytes);
+                exchange.inbound(bytes, wire);
             }
         }
         Poll::Ready(next)

@@ -14,8 +14,12 @@
 //! for an SSE stream, its request, its answer's head and its chunks so far;
 //! for a WebSocket, the handshake and then its frames. [`crate::plumbing::traffic`]
 //! feeds it, as it counts the same bytes for the tab's figures: an
-//! exchange's `bytes_in`/`bytes_out` are what the tab's counters counted
-//! for it.
+//! exchange's `bytes_in`/`bytes_out`, and its heads' `*_head_bytes`, are
+//! what the tab's counters counted for it. Over HTTP/1.1 those are the
+//! recorded bytes' own lengths. Over HTTP/2 the heads are logged as the
+//! decoded fields and counted as HPACK's estimate (`plumbing/hpack.rs`),
+//! and each DATA frame's header is counted but not shown: there the text
+//! and the counts differ, and the view carries both.
 //!
 //! Nothing is recorded while the tab has no wire view open. The page says
 //! it is open with `POST /api/tabs/{id}/wire/open`, a lease of [`LEASE`]
@@ -116,10 +120,11 @@ impl WireLog {
         self.lease.is_open()
     }
 
-    /// A request of this tab arrived with head `raw`: the exchange to
-    /// record it in, if any. `None` (and no cost) while the view is closed,
-    /// except for a stream (see the module's doc).
-    pub fn begin(&self, technique: Technique, raw: &Bytes) -> Option<Arc<Exchange>> {
+    /// A request of this tab arrived with head `raw`, counted as
+    /// `counted` bytes: the exchange to record it in, if any. `None` (and
+    /// no cost) while the view is closed, except for a stream (see the
+    /// module's doc).
+    pub fn begin(&self, technique: Technique, raw: &Bytes, counted: u64) -> Option<Arc<Exchange>> {
         let open = self.is_open();
         let stream = matches!(technique, Technique::sse | Technique::ws);
         if !open && !stream {
@@ -132,7 +137,7 @@ impl WireLog {
             technique,
             started_at_us: now_us(),
             lease: Arc::clone(&self.lease),
-            record: Mutex::new(Record::new(raw.clone(), technique)),
+            record: Mutex::new(Record::new(raw.clone(), counted, technique)),
         });
         if stream {
             log.streams.retain(|stream| stream.strong_count() > 0);
@@ -225,6 +230,10 @@ enum Dir {
 struct Record {
     request_head: Bytes,
     response_head: Option<Bytes>,
+    /// What the counters counted for each head (over HTTP/2 an estimate,
+    /// not the length of the decoded text above).
+    request_head_bytes: u64,
+    response_head_bytes: Option<u64>,
     answered_at_us: Option<u64>,
     ended_at_us: Option<u64>,
     /// For a stream listed when a view opened after it began: from when
@@ -244,11 +253,13 @@ struct Record {
 }
 
 impl Record {
-    fn new(request_head: Bytes, technique: Technique) -> Self {
+    fn new(request_head: Bytes, counted: u64, technique: Technique) -> Self {
         Record {
-            bytes_in: request_head.len() as u64,
+            bytes_in: counted,
             request_head,
             response_head: None,
+            request_head_bytes: counted,
+            response_head_bytes: None,
             answered_at_us: None,
             ended_at_us: None,
             recorded_since_us: None,
@@ -325,34 +336,36 @@ impl Exchange {
         self.record.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The response's status line and headers, as the encoder wrote them.
-    pub fn response_head(&self, head: &[u8]) {
+    /// The response's status line and headers, as the encoder wrote them
+    /// (over HTTP/2, its fields), counted as `counted` bytes.
+    pub fn response_head(&self, head: &[u8], counted: u64) {
         let mut record = self.record();
-        record.bytes_out += head.len() as u64;
+        record.bytes_out += counted;
+        record.response_head_bytes = Some(counted);
         record.response_head = Some(Bytes::copy_from_slice(head));
         record.answered_at_us = Some(now_us());
     }
 
-    /// Request body bytes as they were read (a WebSocket's frames, masked).
-    pub fn inbound(&self, bytes: &Bytes) {
+    /// Request body bytes as they were read (a WebSocket's frames,
+    /// masked), counted as `counted` bytes.
+    pub fn inbound(&self, bytes: &Bytes, counted: u64) {
         let recording = self.lease.is_open();
         let mut record = self.record();
-        record.bytes_in += bytes.len() as u64;
+        record.bytes_in += counted;
         self.body(&mut record, Dir::In, bytes, recording);
     }
 
-    /// Response body bytes as written: with the framing the encoder adds
-    /// when `chunked` (`{len:X}\r\n`…`\r\n`; `None`: the last chunk,
-    /// `0\r\n\r\n`). The framing is built only while recording.
-    pub fn outbound(&self, chunk: Option<&Bytes>, chunked: bool) {
+    /// Response body bytes as written, counted as `counted` bytes: with
+    /// the framing the encoder adds when `chunked` (`{len:X}\r\n`…`\r\n`;
+    /// `None`: the last chunk, `0\r\n\r\n`). The framing is built only
+    /// while recording.
+    pub fn outbound(&self, chunk: Option<&Bytes>, chunked: bool, counted: u64) {
         let recording = self.lease.is_open();
+        let mut record = self.record();
+        record.bytes_out += counted;
         let wire = match (chunk, chunked) {
             (Some(chunk), false) => chunk.clone(),
-            (Some(chunk), true) if chunk.is_empty() => return,
-            (Some(chunk), true) if !recording => {
-                self.record().bytes_out += chunk_framing_len(chunk.len()) + chunk.len() as u64;
-                return;
-            }
+            (Some(chunk), true) if chunk.is_empty() || !recording => return,
             (Some(chunk), true) => {
                 let mut framed = format!("{:X}\r\n", chunk.len()).into_bytes();
                 framed.extend_from_slice(chunk);
@@ -362,8 +375,6 @@ impl Exchange {
             (None, true) => Bytes::from_static(b"0\r\n\r\n"),
             (None, false) => return,
         };
-        let mut record = self.record();
-        record.bytes_out += wire.len() as u64;
         self.body(&mut record, Dir::Out, &wire, recording);
     }
 
@@ -402,6 +413,8 @@ impl Exchange {
                 .response_head
                 .as_ref()
                 .map(|head| BASE64.encode(head)),
+            request_head_bytes: record.request_head_bytes,
+            response_head_bytes: record.response_head_bytes,
             parts: record
                 .parts
                 .iter()
@@ -418,12 +431,6 @@ impl Exchange {
             bytes_out: record.bytes_out,
         }
     }
-}
-
-/// `{len:X}\r\n` before a chunk and `\r\n` after it.
-fn chunk_framing_len(len: usize) -> u64 {
-    let hex_digits = (usize::BITS - len.leading_zeros()).div_ceil(4).max(1);
-    u64::from(hex_digits) + 4
 }
 
 fn technique_name(technique: Technique) -> &'static str {
@@ -529,6 +536,10 @@ struct ExchangeView {
     recorded_since_us: Option<u64>,
     request_head: String,
     response_head: Option<String>,
+    /// What the counters counted for each head: over HTTP/1.1 the text's
+    /// length, over HTTP/2 HPACK's estimate of the HEADERS frame.
+    request_head_bytes: u64,
+    response_head_bytes: Option<u64>,
     parts: Vec<PartView>,
     parts_dropped_in: u64,
     parts_dropped_out: u64,
@@ -625,6 +636,7 @@ mod tests {
     fn an_exchange_keeps_at_most_its_caps_per_direction() {
         let mut record = Record::new(
             Bytes::from_static(b"GET / HTTP/1.1\r\n\r\n"),
+            18,
             Technique::sse,
         );
         for _ in 0..3 {
@@ -652,14 +664,6 @@ mod tests {
         }
         assert_eq!(record.count(Dir::In), KEPT_PARTS);
         assert!(record.held[Dir::Out as usize] <= SIDE_CAP);
-    }
-
-    #[test]
-    fn chunk_framing_is_counted_as_written() {
-        for len in [1, 15, 16, 255, 256, 4096] {
-            let written = format!("{len:X}\r\n").len() + 2;
-            assert_eq!(chunk_framing_len(len), written as u64, "{len}");
-        }
     }
 
     #[test]

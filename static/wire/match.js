@@ -64,10 +64,14 @@ function distance(drawn, exchange, clock) {
   return sameCount && sameCursor ? cost : cost + FAR_MS;
 }
 
-// The `since=` of an exchange's request line, or null without one.
+// The `since=` of an exchange's request target, or null without one. The
+// target is in the request line over HTTP/1.1, and in the `:path` field of
+// an HTTP/2 head (the server logs its fields one a line, pseudo-headers
+// first).
 function sinceIn(exchange) {
-  const requestLine = text(decode(exchange.request_head)).split("\r\n", 1)[0];
-  return requestLine.match(/[?&]since=(\d+)/)?.[1] ?? null;
+  const lines = text(decode(exchange.request_head)).split("\r\n");
+  const target = lines.find((line) => line.startsWith(":path: ")) ?? lines[0];
+  return target.match(/[?&]since=(\d+)/)?.[1] ?? null;
 }
 
 // How many messages a poll's or long-poll's answer carried, or undefined.

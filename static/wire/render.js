@@ -44,8 +44,14 @@ const NAMES = { poll: "short poll", longpoll: "long-poll", sse: "SSE", ws: "WebS
 export function render(target, exchange, clock, note) {
   const requestHead = decode(exchange.request_head);
   const responseHead = exchange.response_head === null ? null : decode(exchange.response_head);
-  const bodyIn = exchange.bytes_in - requestHead.length;
-  const bodyOut = exchange.bytes_out - (responseHead?.length ?? 0);
+  // What the counters counted for each head: the text's length over
+  // HTTP/1.1; over HTTP/2, HPACK's estimate of the HEADERS frame, while the
+  // text below is the fields decoded (wire.js says so).
+  const requestHeadBytes = exchange.request_head_bytes ?? requestHead.length;
+  const responseHeadBytes = exchange.response_head_bytes ?? responseHead?.length ?? 0;
+  const bodyIn = exchange.bytes_in - requestHeadBytes;
+  const bodyOut = exchange.bytes_out - responseHeadBytes;
+  const headWord = (counted, shown) => (counted === shown ? bytesWord(counted) : `≈ ${bytesWord(counted)} (HPACK's estimate; ${bytesWord(shown)} as text below)`);
   target.dataset.wireExchange = exchange.id;
   target.dataset.technique = exchange.technique;
 
@@ -59,13 +65,13 @@ export function render(target, exchange, clock, note) {
   const sent = el(
     "section",
     { class: "wire-side", "data-side": "request" },
-    el("h3", {}, `browser → server · ${bytesWord(exchange.bytes_in)}: head ${bytesWord(requestHead.length)}${bodyIn ? ` + ${bytesWord(bodyIn)} of ${exchange.technique === "ws" ? "frames" : "body"}` : ""}`),
+    el("h3", {}, `browser → server · ${bytesWord(exchange.bytes_in)}: head ${headWord(requestHeadBytes, requestHead.length)}${bodyIn ? ` + ${bytesWord(bodyIn)} of ${exchange.technique === "ws" ? "frames" : "body"}` : ""}`),
     el("pre", { "data-part": "request-head" }, text(requestHead)),
   );
   const answered = el(
     "section",
     { class: "wire-side", "data-side": "response" },
-    el("h3", {}, responseHead ? `server → browser · ${bytesWord(exchange.bytes_out)}: head ${bytesWord(responseHead.length)} + body ${bytesWord(bodyOut)}` : "server → browser · no answer yet"),
+    el("h3", {}, responseHead ? `server → browser · ${bytesWord(exchange.bytes_out)}: head ${headWord(responseHeadBytes, responseHead.length)} + body ${bytesWord(bodyOut)}` : "server → browser · no answer yet"),
     responseHead ? el("pre", { "data-part": "response-head" }, text(responseHead)) : null,
   );
   const parts = [sent, answered];

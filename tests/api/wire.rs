@@ -150,6 +150,7 @@ async fn a_polls_bytes_in_the_log_are_the_bytes_a_raw_socket_saw() {
         String::from_utf8_lossy(&response)
     );
     assert_eq!(exchange["bytes_in"], request.len() as u64);
+    assert_eq!(exchange["request_head_bytes"], request.len() as u64);
     assert_eq!(exchange["bytes_out"], response.len() as u64);
 }
 
@@ -448,6 +449,7 @@ async fn a_poll_over_h2c_shows_its_header_fields_decoded() {
     let app = spawn_app(test_config());
     app.publish("test", "over h2").await;
     open_view(&app, TAB).await;
+    let (_, before) = app.get_json(&format!("/api/tabs/{TAB}")).await;
     let h2c = reqwest::Client::builder()
         .http2_prior_knowledge()
         .timeout(STEP)
@@ -496,4 +498,23 @@ async fn a_poll_over_h2c_shows_its_header_fields_decoded() {
     );
     assert!(!head.contains("connection:"), "{head}");
     assert_eq!(body(exchange, "out"), answer.to_vec());
+
+    // The sizes are the counters': each head HPACK's estimate of its
+    // HEADERS frame, below the decoded text's length, and the totals what
+    // the tab's figures counted (DATA frame headers included).
+    let request_head_bytes = exchange["request_head_bytes"].as_u64().unwrap();
+    let response_head_bytes = exchange["response_head_bytes"].as_u64().unwrap();
+    assert!(request_head_bytes < request.len() as u64, "{exchange}");
+    assert!(response_head_bytes < head.len() as u64, "{exchange}");
+    let (_, after) = app.get_json(&format!("/api/tabs/{TAB}")).await;
+    for field in ["bytes_in", "bytes_out"] {
+        let counted = after["techniques"]["poll"][field].as_u64().unwrap()
+            - before["techniques"]["poll"][field].as_u64().unwrap();
+        assert_eq!(exchange[field], counted, "{field}: {exchange}");
+    }
+    assert_eq!(
+        exchange["bytes_out"].as_u64().unwrap(),
+        response_head_bytes + answer.len() as u64 + 2 * 9,
+        "the head, the body and two DATA frame headers (the body's, the end's)"
+    );
 }

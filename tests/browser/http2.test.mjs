@@ -2,7 +2,9 @@
 // 1. each lane shows the HTTP it runs on, as Resource Timing reports it:
 //    h2 for the poll, the long-poll and the event stream, http/1.1 for the
 //    WebSocket (no RFC 8441), and the WebSocket lane still gets messages;
-//    the byte figures of the HTTP/2 lanes say they are estimates;
+//    the byte figures of the HTTP/2 lanes say they are estimates, and the
+//    six-connection block says there is no such limit here; the wire
+//    view gives a poll's heads as the counters' HPACK estimate;
 // 2. the six-connection limit is gone: with the lanes' own requests
 //    running, ten more event streams open at once, and a poll answers
 //    while they are all open (over HTTP/1.1 the fifth stream would wait);
@@ -82,6 +84,34 @@ try {
     if (estimated.filter((name) => name === lane).length !== 2) throw new Error(`${lane}'s byte figures are not marked estimated`);
   }
   if (estimated.includes("ws")) throw new Error("the WebSocket's byte figures, counted exactly, are marked estimated");
+  // No six connections to fill: the block says so and offers no button.
+  const six = await page.evaluate(() => {
+    const block = document.querySelector("[data-six]");
+    return {
+      multiplexed: "multiplexed" in block.dataset,
+      buttons: [...block.querySelectorAll("button")].filter((button) => !button.hidden).length,
+      says: block.querySelector("[data-six-status]").textContent,
+    };
+  });
+  step(`   six connections: ${JSON.stringify(six)}`);
+  if (!six.multiplexed || six.buttons !== 0 || !six.says.includes("HTTP/2")) {
+    throw new Error(`over HTTP/2 the six-connection block still offers its demonstration: ${JSON.stringify(six)}`);
+  }
+
+  step("   the wire view gives a poll's heads as HPACK's estimate beside their decoded text");
+  const arrow = page.locator('[data-lane="poll"] .timeline .hit[data-exchange]').last();
+  await arrow.waitFor({ state: "attached", timeout: STEP_MS });
+  await arrow.dispatchEvent("click");
+  // The arrow clicked was not recorded (nothing is while no view is open):
+  // the panel shows the lane's next exchange, a poll a second later.
+  const heads = page.locator("[data-wire][data-http2] .wire-side h3");
+  await heads.first().waitFor({ timeout: STEP_MS });
+  const sizes = await heads.allTextContents();
+  step(`   ${JSON.stringify(sizes)}`);
+  if (sizes.length !== 2 || !sizes.every((h3) => h3.includes("≈") && h3.includes("HPACK's estimate"))) {
+    throw new Error(`the wire view's heads over HTTP/2 are not given as estimates: ${JSON.stringify(sizes)}`);
+  }
+  await page.keyboard.press("Escape");
 
   step(`2. ${STREAMS} more event streams open at once, and a poll still answers`);
   const opened = await page.evaluate(
