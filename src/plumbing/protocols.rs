@@ -115,12 +115,14 @@ where
         .disable_signals()
         .shutdown_timeout(serving.shutdown_grace.as_secs());
     let stopping = builder.graceful_shutdown_signal();
-    let on_connect = Arc::new(connections::on_connect(config, address));
+    let on_connect =
+        connections::on_connect(config, address).map(|hook| Arc::new(hook) as Arc<OnConnect>);
     let http = Http {
         address,
         secure: serving.tls.is_some(),
         request_timeout: config.request_timeout,
         keep_alive: config.keep_alive_timeout,
+        rules: connections::rules(config),
         on_connect,
         stopping,
     };
@@ -201,7 +203,11 @@ struct Http {
     secure: bool,
     request_timeout: Duration,
     keep_alive: Duration,
-    on_connect: Arc<OnConnect>,
+    /// Every HTTP/1 connection's rules (plumbing/connections.rs).
+    rules: ConnectionRules,
+    /// Only when a connection needs data of its own: see
+    /// `connections::on_connect`.
+    on_connect: Option<Arc<OnConnect>>,
     stopping: actix_server::GracefulShutdownSignal,
 }
 
@@ -229,14 +235,14 @@ impl Http {
         <S::Service as Service<Request>>::Future: 'static,
         B: MessageBody + 'static,
     {
-        let on_connect = Arc::clone(&self.on_connect);
+        let on_connect = self.on_connect.clone();
+        let rules = self.rules;
         let stopping = self.stopping.clone();
         let (address, secure) = (self.address, self.secure);
         let (keep_alive, request_timeout) = (self.keep_alive, self.request_timeout);
         let builder = || {
             let stopping = stopping.clone();
-            let on_connect = Arc::clone(&on_connect);
-            HttpServiceBuilder::default()
+            let builder = HttpServiceBuilder::default()
                 .graceful_shutdown_signal(move || {
                     let stopping = stopping.clone();
                     async move { stopping.notified().await }
@@ -248,9 +254,13 @@ impl Http {
                 // keeping it until the timeout.
                 .h1_allow_half_closed(false)
                 .local_addr(address)
-                .on_connect_ext(move |io: &T, data: &mut Extensions| {
+                .connection_rules(rules);
+            match on_connect.clone() {
+                Some(on_connect) => builder.on_connect_ext(move |io: &T, data: &mut Extensions| {
                     on_connect(io as &dyn Any, data)
-                })
+                }),
+                None => builder,
+            }
         };
         let app = || {
             let app =

@@ -29,6 +29,8 @@ pub struct HttpServiceBuilder<T, S, X = ExpectHandler, U = UpgradeHandler> {
     h2_conn_window_size: u32,
     h2_stream_window_size: u32,
     graceful_shutdown_signal: Option<GracefulShutdownSignal>,
+    // pushlab: see `h1::ConnectionRules`
+    connection_rules: Option<h1::ConnectionRules>,
     expect: X,
     upgrade: Option<U>,
     on_connect_ext: Option<Rc<ConnectCallback<T>>>,
@@ -56,6 +58,7 @@ where
             h2_conn_window_size: DEFAULT_H2_CONN_WINDOW_SIZE,
             h2_stream_window_size: DEFAULT_H2_STREAM_WINDOW_SIZE,
             graceful_shutdown_signal: None,
+            connection_rules: None,
 
             // dispatcher parts
             expect: ExpectHandler,
@@ -188,6 +191,13 @@ where
         self
     }
 
+    /// pushlab: the rules every HTTP/1 connection is served by, unless its
+    /// on-connect hook gives it rules of its own (see `h1::ConnectionRules`).
+    pub fn connection_rules(mut self, rules: h1::ConnectionRules) -> Self {
+        self.connection_rules = Some(rules);
+        self
+    }
+
     /// Sets initial stream-level flow control window size for HTTP/2 connections.
     ///
     /// See [`ServiceConfigBuilder::h2_initial_window_size`] for more details.
@@ -228,6 +238,7 @@ where
             h2_conn_window_size: self.h2_conn_window_size,
             h2_stream_window_size: self.h2_stream_window_size,
             graceful_shutdown_signal: self.graceful_shutdown_signal,
+            connection_rules: self.connection_rules,
             expect: expect.into_factory(),
             upgrade: self.upgrade,
             on_connect_ext: self.on_connect_ext,
@@ -258,6 +269,7 @@ where
             h2_conn_window_size: self.h2_conn_window_size,
             h2_stream_window_size: self.h2_stream_window_size,
             graceful_shutdown_signal: self.graceful_shutdown_signal,
+            connection_rules: self.connection_rules,
             expect: self.expect,
             upgrade: Some(upgrade.into_factory()),
             on_connect_ext: self.on_connect_ext,
@@ -299,6 +311,7 @@ where
             .h2_initial_window_size(self.h2_stream_window_size)
             .h2_initial_connection_window_size(self.h2_conn_window_size)
             .graceful_shutdown_signal(self.graceful_shutdown_signal)
+            .connection_rules(self.connection_rules)
             .build();
 
         H1Service::with_config(cfg, service.into_factory())
@@ -330,6 +343,7 @@ where
             .h2_initial_window_size(self.h2_stream_window_size)
             .h2_initial_connection_window_size(self.h2_conn_window_size)
             .graceful_shutdown_signal(self.graceful_shutdown_signal)
+            .connection_rules(self.connection_rules)
             .build();
 
         crate::h2::H2Service::with_config(cfg, service.into_factory())
@@ -358,6 +372,7 @@ where
             .h2_initial_window_size(self.h2_stream_window_size)
             .h2_initial_connection_window_size(self.h2_conn_window_size)
             .graceful_shutdown_signal(self.graceful_shutdown_signal)
+            .connection_rules(self.connection_rules)
             .build();
 
         HttpService::with_config(cfg, service.into_factory())

@@ -11,6 +11,7 @@ use bytes::BytesMut;
 
 use crate::{
     date::{DateService, DATE_VALUE_LENGTH},
+    h1::ConnectionRules,
     KeepAlive,
 };
 
@@ -148,6 +149,13 @@ impl ServiceConfigBuilder {
         self
     }
 
+    /// pushlab: the rules every HTTP/1 connection is served by, unless its
+    /// on-connect hook gives it rules of its own (see [`ConnectionRules`]).
+    pub fn connection_rules(mut self, rules: Option<ConnectionRules>) -> Self {
+        self.inner.connection_rules = rules;
+        self
+    }
+
     /// Sets initial stream-level flow control window size for HTTP/2 connections.
     ///
     /// Higher values can improve upload performance on high-latency links at the cost of higher
@@ -194,6 +202,7 @@ struct Inner {
     h2_conn_window_size: u32,
     h2_stream_window_size: u32,
     graceful_shutdown_signal: Option<GracefulShutdownSignal>,
+    connection_rules: Option<ConnectionRules>,
 }
 
 impl Default for Inner {
@@ -211,6 +220,7 @@ impl Default for Inner {
             h2_conn_window_size: DEFAULT_H2_CONN_WINDOW_SIZE,
             h2_stream_window_size: DEFAULT_H2_STREAM_WINDOW_SIZE,
             graceful_shutdown_signal: None,
+            connection_rules: None,
         }
     }
 }
@@ -237,6 +247,7 @@ impl ServiceConfig {
             h2_conn_window_size: DEFAULT_H2_CONN_WINDOW_SIZE,
             h2_stream_window_size: DEFAULT_H2_STREAM_WINDOW_SIZE,
             graceful_shutdown_signal: None,
+            connection_rules: None,
         }))
     }
 
@@ -299,6 +310,11 @@ impl ServiceConfig {
     /// HTTP/1 response write buffer size (in bytes).
     pub fn h1_write_buffer_size(&self) -> usize {
         self.0.h1_write_buffer_size
+    }
+
+    /// pushlab: the rules of a connection given none of its own.
+    pub(crate) fn connection_rules(&self) -> Option<ConnectionRules> {
+        self.0.connection_rules
     }
 
     pub(crate) fn graceful_shutdown(&self) -> Option<GracefulShutdownFuture> {

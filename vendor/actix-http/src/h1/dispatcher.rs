@@ -297,12 +297,13 @@ where
         peer_addr: Option<net::SocketAddr>,
         conn_data: OnConnectData,
     ) -> Self {
-        // pushlab: see `ConnectionRules`
+        // pushlab: see `ConnectionRules`; a connection's own, or the service's
         let rules = conn_data
             .0
             .as_ref()
             .and_then(|data| data.get::<ConnectionRules>())
-            .copied();
+            .copied()
+            .or_else(|| config.connection_rules());
 
         Dispatcher {
             inner: DispatcherState::Normal {

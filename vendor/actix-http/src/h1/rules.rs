@@ -1,6 +1,9 @@
-//! pushlab: rules for one HTTP/1 connection, handed to the dispatcher by
-//! the server's on-connect hook (`actix_web::HttpServer::on_connect` puts a
-//! [`ConnectionRules`] in the connection's data).
+//! pushlab: rules for HTTP/1 connections: the service's, given to its
+//! builder once (`HttpServiceBuilder::connection_rules`), or one
+//! connection's own, put in its data by the server's on-connect hook
+//! (`actix_web::HttpServer::on_connect`), which win. The service's cost a
+//! connection nothing; an on-connect hook costs each connection a map of
+//! its data, so it is for what differs between connections (a refusal).
 //!
 //! Upstream times only the head of a connection's first request, and has no
 //! setting for a body's time or for refusing a connection: a client that
