@@ -483,7 +483,7 @@ impl Hub {
             hub: Arc::clone(self),
             epoch,
             wakeups,
-            backlog,
+            backlog: (!backlog.is_empty()).then(|| Box::new(backlog)),
             backlog_end,
             next: start,
         }
@@ -512,9 +512,11 @@ pub struct Subscription {
     /// The epoch `next` belongs to.
     epoch: Arc<str>,
     wakeups: broadcast::Receiver<Arc<Message>>,
-    /// What the ring held after the cursor at subscribe time; handed out by
-    /// the first `recv`.
-    backlog: Batch,
+    /// What the ring held after the cursor at subscribe time, if anything;
+    /// handed out by the first `recv`. Boxed: most subscribers start with
+    /// none, and every parked long-poll, SSE stream and WebSocket keeps
+    /// this field for as long as it lives.
+    backlog: Option<Box<Batch>>,
     /// The newest id at subscribe time: where the backlog ends.
     backlog_end: u64,
     /// The id of the last message handed out (or the starting cursor).
@@ -576,11 +578,9 @@ impl Subscription {
     }
 
     fn take_backlog(&mut self) -> Option<Batch> {
-        if self.backlog.is_empty() {
-            return None;
-        }
+        let backlog = self.backlog.take()?;
         self.next = self.backlog_end;
-        Some(std::mem::take(&mut self.backlog))
+        Some(*backlog)
     }
 
     fn batch_starting_with(&mut self, first: Arc<Message>) -> Batch {

@@ -121,18 +121,19 @@ where
         let head_first = breaks_off(self.technique);
         match admission {
             Admission::Cut => Watched::Now {
-                response: Some(req.into_response(unanswered(head_first))),
+                response: Some(Box::new(req.into_response(unanswered(head_first)))),
             },
             Admission::Pass => Watched::Running {
                 response: self.service.call(req),
-                dropped: None,
-                req: None,
+                watch: None,
                 head_first,
             },
             Admission::Watch(dropped) => Watched::Running {
-                req: Some(req.request().clone()),
+                watch: Some(Box::new(Watch {
+                    req: req.request().clone(),
+                    dropped,
+                })),
                 response: self.service.call(req),
-                dropped: Some(dropped),
                 head_first,
             },
         }
@@ -153,21 +154,33 @@ fn unanswered<B>(head_first: bool) -> HttpResponse<CutBody<B>> {
 
 pin_project_lite::pin_project! {
     /// The handler at work, watched for a drop; or a cut decided at once.
+    ///
+    /// Every request of a technique waits in this future, a parked
+    /// long-poll for as long as it is parked: what only a tab's request
+    /// needs (the watch) and the rare cut decided at once are boxed, so a
+    /// request that names no tab carries two pointers here, not the 150
+    /// bytes of a response.
     #[project = WatchedProj]
     pub enum Watched<F, B> {
         Now {
-            response: Option<ServiceResponse<CutBody<B>>>,
+            response: Option<Box<ServiceResponse<CutBody<B>>>>,
         },
         Running {
             #[pin]
             response: F,
-            // Resolves when the tab asks for a drop; `None`: nothing can.
-            dropped: Option<LocalBoxFuture<'static, ()>>,
-            // For the unanswered response, if the drop comes first.
-            req: Option<HttpRequest>,
+            // `None`: nothing can cut it.
+            watch: Option<Box<Watch>>,
             head_first: bool,
         },
     }
+}
+
+/// What a request whose tab may ask for a drop is watched with.
+pub struct Watch {
+    /// Resolves when the tab asks for a drop.
+    dropped: LocalBoxFuture<'static, ()>,
+    /// For the unanswered response, if the drop comes first.
+    req: HttpRequest,
 }
 
 impl<F, B> Future for Watched<F, B>
@@ -180,24 +193,23 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
             WatchedProj::Now { response } => {
-                Poll::Ready(Ok(response.take().expect("polled after completion")))
+                Poll::Ready(Ok(*response.take().expect("polled after completion")))
             }
             WatchedProj::Running {
                 response,
-                dropped,
-                req,
+                watch,
                 head_first,
             } => {
-                if let Some(waiting) = dropped
-                    && waiting.as_mut().poll(cx).is_ready()
+                if let Some(Watch { dropped, .. }) = watch.as_deref_mut()
+                    && dropped.as_mut().poll(cx).is_ready()
                 {
                     // The handler is dropped with this future, as when its
                     // client goes away: no waiter is left behind.
-                    let req = req.take().expect("polled after completion");
+                    let Watch { req, .. } = *watch.take().expect("polled after completion");
                     return Poll::Ready(Ok(ServiceResponse::new(req, unanswered(*head_first))));
                 }
                 let response = std::task::ready!(response.poll(cx))?;
-                let dropped = dropped.take();
+                let dropped = watch.take().map(|watch| watch.dropped);
                 Poll::Ready(Ok(
                     response.map_body(|_, body| CutBody::watching(body, dropped))
                 ))
