@@ -329,7 +329,8 @@ where
 
                     io: Some(io),
                     read_buf: BytesMut::with_capacity(HW_BUFFER_SIZE),
-                    write_buf: BytesMut::with_capacity(HW_BUFFER_SIZE),
+                    // pushlab: allocated by the first answer (see `poll_flush`)
+                    write_buf: BytesMut::new(),
                     h1_write_buffer_size: config.h1_write_buffer_size(),
                     write_buf_needs_reset: false,
                     codec: Codec::new(config),
@@ -422,12 +423,15 @@ where
             }
         }
 
-        // All bytes have been accepted by the I/O stream, so the buffer can be reused or released.
-        if *write_buf_needs_reset {
-            *write_buf = BytesMut::with_capacity(HW_BUFFER_SIZE);
+        // pushlab: all bytes have been accepted by the I/O stream, so the buffer is
+        // released, not kept for the next answer. A connection spends most of its
+        // life waiting (a parked long-poll, an SSE stream or a WebSocket between
+        // messages), and a kept buffer was a kilobyte per waiting connection; the
+        // next answer's encoder allocates what it needs (`BytesMut` grows on
+        // demand), a thread-cached allocation of its size.
+        if len > 0 || *write_buf_needs_reset {
+            *write_buf = BytesMut::new();
             *write_buf_needs_reset = false;
-        } else {
-            write_buf.clear();
         }
 
         // flush the I/O and check if get blocked
