@@ -18,14 +18,14 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::browser::{assert_passed, browser_ready, run_script};
-use support::{Server, wait_bounded};
+use support::{Server, wait_bounded, wait_until_listening};
 
 const GUIDE: &str = include_str!("../docs/08-classroom-guide.md");
 const TEACHER_COPY: &str = "/docs/08-classroom-guide";
@@ -426,7 +426,10 @@ impl Pushlab {
         let teacher_url = teacher_url
             .recv_timeout(SERVER_TIMEOUT)
             .expect("pushlab printed no teacher URL");
-        wait_until_listening(port);
+        wait_until_listening(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            SERVER_TIMEOUT,
+        );
         Pushlab {
             port,
             teacher_url,
@@ -481,17 +484,4 @@ fn free_port() -> u16 {
         .local_addr()
         .expect("a bound listener has an address")
         .port()
-}
-
-/// Waits until something accepts connections on 127.0.0.1:`port`.
-fn wait_until_listening(port: u16) {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let deadline = Instant::now() + SERVER_TIMEOUT;
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "pushlab did not listen on {addr} in time"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

@@ -87,14 +87,7 @@ impl Server {
             thread: None,
             process: Some(process),
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "pushlab did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until_listening(addr, Duration::from_secs(10));
         server
     }
 
@@ -123,5 +116,19 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.shut_down();
+    }
+}
+
+/// Waits until something accepts connections on `addr`, for at most
+/// `within`: a server started as a process of its own says nothing when it
+/// is ready, so the test knocks until the door opens.
+pub fn wait_until_listening(addr: std::net::SocketAddr, within: Duration) {
+    let deadline = Instant::now() + within;
+    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "pushlab did not listen on {addr} within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
