@@ -45,9 +45,6 @@ const LW_BUFFER_SIZE: usize = 1024;
 const HW_BUFFER_SIZE: usize = 1024;
 const MAX_PIPELINED_MESSAGES: usize = 16;
 
-/// Write buffer capacity at which we reallocate it after flushing.
-const WRITE_BUFFER_RETENTION_LIMIT: usize = 1024 * 128;
-
 bitflags! {
     #[derive(Debug, Clone, Copy)]
     pub struct Flags: u8 {
@@ -198,9 +195,6 @@ pin_project! {
         // Number of bytes to busy-buffer before flushing.
         h1_write_buffer_size: usize,
 
-        // True if backing allocation of `write_buf` needs to be released.
-        write_buf_needs_reset: bool,
-
         codec: Codec,
 
         // pushlab: how the answer to the request being served is shaped (its
@@ -332,7 +326,6 @@ where
                     // pushlab: allocated by the first answer (see `poll_flush`)
                     write_buf: BytesMut::new(),
                     h1_write_buffer_size: config.h1_write_buffer_size(),
-                    write_buf_needs_reset: false,
                     codec: Codec::new(config),
                     answering: None,
                 },
@@ -388,21 +381,9 @@ where
         let InnerDispatcherProj {
             io,
             write_buf,
-            h1_write_buffer_size,
-            write_buf_needs_reset,
             ..
         } = self.project();
         let mut io = Pin::new(io.as_mut().unwrap());
-
-        // Allow normal buffer growth, but do not retain allocations caused by large response
-        // chunks on idle connections.
-        let retention_limit = (*h1_write_buffer_size).max(WRITE_BUFFER_RETENTION_LIMIT);
-
-        if write_buf.capacity() > retention_limit {
-            // Needs stored flag because `write_buf.advance(n)` reduces reported capacity without
-            // releasing the backing allocation.
-            *write_buf_needs_reset = true;
-        }
 
         let len = write_buf.len();
         let mut written = 0;
@@ -428,10 +409,10 @@ where
         // life waiting (a parked long-poll, an SSE stream or a WebSocket between
         // messages), and a kept buffer was a kilobyte per waiting connection; the
         // next answer's encoder allocates what it needs (`BytesMut` grows on
-        // demand), a thread-cached allocation of its size.
-        if len > 0 || *write_buf_needs_reset {
+        // demand), a thread-cached allocation of its size. (Upstream keeps the buffer
+        // and releases it only past a retention limit, which this makes moot.)
+        if len > 0 {
             *write_buf = BytesMut::new();
-            *write_buf_needs_reset = false;
         }
 
         // flush the I/O and check if get blocked
