@@ -103,13 +103,14 @@ pub fn rules(config: &Config) -> ConnectionRules {
 
 /// The on-connect hook for `HttpServer::on_connect`, when one client's
 /// connections are limited: counts every accepted connection against its
-/// client's limit, and gives one past it rules of its own that refuse it.
+/// client's limit, and gives one past it `rules` of its own that refuse it.
 /// `None` without a limit (on loopback, unless asked for): then no
 /// connection carries data of its own, which would cost each about 0.23 KB
 /// (a map of its data, measured on idle SSE streams).
 pub fn on_connect(
     config: &Config,
     listening: SocketAddr,
+    rules: ConnectionRules,
 ) -> Option<impl Fn(&dyn Any, &mut Extensions) + Send + Sync + 'static> {
     let max = config
         .max_connections_per_ip
@@ -122,7 +123,6 @@ pub fn on_connect(
         return None;
     }
     let per_client = Arc::new(PerClient::new(max));
-    let rules = rules(config);
     Some(move |io: &dyn Any, data: &mut Extensions| {
         let Some(client) = peer_of(io) else {
             return;

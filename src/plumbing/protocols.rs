@@ -115,14 +115,15 @@ where
         .disable_signals()
         .shutdown_timeout(serving.shutdown_grace.as_secs());
     let stopping = builder.graceful_shutdown_signal();
-    let on_connect =
-        connections::on_connect(config, address).map(|hook| Arc::new(hook) as Arc<OnConnect>);
+    let rules = connections::rules(config);
+    let on_connect = connections::on_connect(config, address, rules)
+        .map(|hook| Arc::new(hook) as Arc<OnConnect>);
     let http = Http {
         address,
         secure: serving.tls.is_some(),
         request_timeout: config.request_timeout,
         keep_alive: config.keep_alive_timeout,
-        rules: connections::rules(config),
+        rules,
         on_connect,
         stopping,
     };
