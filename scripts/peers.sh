@@ -10,6 +10,8 @@
 #                                       results/peers by default
 #   ROUNDS=3 RATES="300 800" SERVERS="actix-bcast nchan pushlab" scripts/peers.sh …
 #   TEN_K=0 scripts/peers.sh …          without the 10,000-subscriber step
+#   SERVERS="nchan pushlab pushlab-delay-10ms" …   pushlab-delay-D: pushlab with
+#                                       --ws-write-delay D (fewer, larger writes)
 #
 # Per round and server (a fresh server pinned to core 0, the client on core 1):
 #   fanout-1000   1,000 WebSocket subscribers, each rate for 10 s
@@ -41,13 +43,17 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
 # pushlab as the kit's "own server": publishing unlimited, generator off.
-export PEER_CMD="$PWD/target/release/pushlab serve --addr 127.0.0.1:8090 --rate 0 --publish-rate 0"
+pushlab="$PWD/target/release/pushlab serve --addr 127.0.0.1:8090 --rate 0 --publish-rate 0"
 export PEER_PORT=8090 PEER_PUB=/api/messages PEER_JSON=1 PEER_SUB=/ws
 
 for round in $(seq "$ROUNDS"); do
   for server in $SERVERS; do
     size=125
-    [ "$server" = pushlab ] && size=64
+    case $server in
+      pushlab) size=64 PEER_CMD=$pushlab ;;
+      pushlab-delay-*) size=64 PEER_CMD="$pushlab --ws-write-delay ${server#pushlab-delay-}" ;;
+    esac
+    export PEER_CMD
     RES="$OUT/round-$round" SIZE=$size "$work/peers/run.sh" fanout "$server" 1000 "$RATES"
     if [ "$TEN_K" = 1 ]; then
       RES="$OUT/round-$round" SIZE=$size "$work/peers/run.sh" fanout "$server" 10000 20

@@ -244,6 +244,41 @@ async fn a_peer_that_answers_pings_stays() {
     assert_eq!(ws_next_message(&mut ws).await["text"], "still here");
 }
 
+/// With `--ws-write-delay` the first message waits the delay, and what is
+/// published meanwhile goes out with it, in order: gathered, not delayed
+/// one by one.
+#[tokio::test]
+async fn a_write_delay_gathers_what_is_published_meanwhile() {
+    let delay = Duration::from_millis(500);
+    let app = spawn_app(pushlab::Config {
+        ws_write_delay: delay,
+        ..test_config()
+    });
+    let mut ws = ws_connect(&app, "/ws").await;
+    ws_next_json(&mut ws).await; // hello
+    let start = std::time::Instant::now();
+    for text in ["one", "two", "three"] {
+        app.publish("test", text).await;
+    }
+    let published = start.elapsed();
+    assert!(
+        published < delay,
+        "publishing took {published:?}: too slow to test"
+    );
+    assert_eq!(ws_next_message(&mut ws).await["text"], "one");
+    let first = start.elapsed();
+    assert!(first >= delay, "the first message came after {first:?}");
+    for text in ["two", "three"] {
+        assert_eq!(ws_next_message(&mut ws).await["text"], text);
+    }
+    let last = start.elapsed();
+    assert!(
+        last - first < delay,
+        "the last came {:?} after the first",
+        last - first
+    );
+}
+
 /// A handshake request to `path` with `headers` (each `Name: value\r\n`)
 /// after the request line and Host; returns the answer's head, lowercased,
 /// and its JSON body.
