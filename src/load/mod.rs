@@ -40,7 +40,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::plumbing::config::parse_duration;
+use crate::plumbing::config::{parse_duration, parse_write_delay};
 use net::ByteCounts;
 use record::Recorder;
 use report::{Latency, Report, Spread, TechniqueReport};
@@ -124,6 +124,11 @@ pub struct LoadArgs {
     /// `--ws-deflate`), so one build measures every policy.
     #[arg(long, value_enum, default_value_t = DeflatePolicy::default())]
     pub server_ws_deflate: DeflatePolicy,
+    /// With --spawn: the server's `--ws-write-delay`, to measure what
+    /// fewer, larger WebSocket writes save in CPU and cost in latency.
+    #[arg(long, default_value = "0", value_parser = parse_write_delay)]
+    #[serde(serialize_with = "seconds")]
+    pub server_ws_write_delay: Duration,
     /// After the last publish, wait at most this long for it to arrive everywhere.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     #[serde(serialize_with = "seconds")]

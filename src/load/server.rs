@@ -23,7 +23,8 @@ impl Server {
     /// Starts `pushlab serve` on a free loopback port, generator off and
     /// publish rate unlimited (the tool publishes thousands of messages a
     /// second from one address), with the `--server-*` settings of `args`:
-    /// pinned to cores with taskset, its workers, its compression policy.
+    /// pinned to cores with taskset, its workers, its compression policy,
+    /// its WebSocket write delay.
     pub async fn spawn(args: &LoadArgs, history: u64) -> Result<Server, Error> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -50,6 +51,10 @@ impl Server {
                 &history.to_string(),
             ])
             .args(["--ws-deflate", policy.get_name()])
+            .args([
+                "--ws-write-delay",
+                &args.server_ws_write_delay.as_secs_f64().to_string(),
+            ])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .kill_on_drop(true);

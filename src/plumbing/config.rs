@@ -268,7 +268,7 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
 }
 
 /// `--ws-write-delay`: a duration of at most a second.
-fn parse_write_delay(raw: &str) -> Result<Duration, String> {
+pub fn parse_write_delay(raw: &str) -> Result<Duration, String> {
     let delay = parse_duration(raw)?;
     if delay > Duration::from_secs(1) {
         return Err(format!(
