@@ -95,9 +95,8 @@ pub struct Config {
     /// How long a WebSocket waits, after the hub wakes it, for more messages
     /// to write along with the first: fewer, larger writes for a little
     /// latency (Centrifugo PRO's `client.write_delay`). 0 = write at once,
-    /// the default, so the page shows WebSocket's own latency. Chapter 6
-    /// measures what it saves at fan-out.
-    /// At most 1 s: past that, no write is worth the wait.
+    /// the default, so the page shows WebSocket's own latency; at most 1 s.
+    /// Chapter 6 measures what it saves at fan-out, and what it costs.
     #[arg(long, default_value = "0", value_parser = parse_write_delay)]
     pub ws_write_delay: Duration,
 
