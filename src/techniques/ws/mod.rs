@@ -187,9 +187,10 @@ impl Feed {
     }
 
     /// Waits `--ws-write-delay`, then adds what the hub published meanwhile
-    /// (up to [`MAX_BATCH`] messages), so they go out in one write. Every
-    /// write costs a system call and, over loopback, the reader's wake-up:
-    /// at 300 messages a second a 10 ms delay writes about three at a time.
+    /// (until `frames` holds [`MAX_BATCH`]), so it all goes out in one write.
+    /// Every write costs a system call and, over loopback, the reader's
+    /// wake-up: at 300 messages a second a 10 ms delay gathers about three
+    /// more with each first message.
     async fn gather_for_delay(&mut self, frames: &mut Vec<actix_ws::Message>) {
         tokio::time::sleep(self.write_delay).await;
         while frames.len() < MAX_BATCH {
